@@ -1,0 +1,228 @@
+"""Types shared by the service, the repositories and the Dagster layer.
+
+They carry no behaviour beyond simple derivations, so every layer can depend on them
+without depending on each other.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+
+@dataclass(frozen=True, order=True)
+class DateWindow:
+    """A half-open range of publish days, `[start, end)`, as Dagster partition windows are."""
+
+    start: date
+    end: date
+
+    def __post_init__(self) -> None:
+        if self.end <= self.start:
+            raise ValueError(f"empty date window {self.start}..{self.end}")
+
+    @classmethod
+    def single_day(cls, day: date) -> DateWindow:
+        return cls(day, day + timedelta(days=1))
+
+    @property
+    def last_day(self) -> date:
+        """The last day inside the window, for APIs whose ranges are inclusive."""
+        return self.end - timedelta(days=1)
+
+    def days(self) -> Iterator[date]:
+        day = self.start
+        while day < self.end:
+            yield day
+            day += timedelta(days=1)
+
+    def __len__(self) -> int:
+        return (self.end - self.start).days
+
+    def __str__(self) -> str:
+        return f"{self.start.isoformat()}..{self.last_day.isoformat()}"
+
+
+# ---------------------------------------------------------------- normalized catalogue
+
+
+class ArtistRole(StrEnum):
+    ARTIST = "artist"
+    REMIXER = "remixer"
+
+
+@dataclass(frozen=True)
+class NamedEntity:
+    """A Beatport entity identified by its Beatport id (genre, sub-genre, label, artist)."""
+
+    beatport_id: int
+    name: str
+    slug: str | None = None
+
+
+@dataclass(frozen=True)
+class Release:
+    beatport_id: int
+    name: str
+    slug: str | None
+    label: NamedEntity | None
+
+
+@dataclass(frozen=True)
+class ArtistCredit:
+    artist: NamedEntity
+    role: ArtistRole
+    position: int
+
+
+@dataclass(frozen=True)
+class NormalizedTrack:
+    """One Beatport track, reduced to the catalogue's columns."""
+
+    beatport_id: int
+    name: str
+    mix_name: str | None
+    isrc: str | None
+    bpm: int | None
+    key_name: str | None
+    camelot: str | None
+    length_ms: int | None
+    publish_date: date | None
+    new_release_date: date | None
+    catalog_number: str | None
+    genre: NamedEntity | None
+    sub_genre: NamedEntity | None
+    release: Release | None
+    credits: tuple[ArtistCredit, ...]
+
+
+# ---------------------------------------------------------------- Spotify outcomes
+
+
+class MatchStatus(StrEnum):
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class TrackToMatch:
+    """What the matcher needs to know of an internal track."""
+
+    track_id: int
+    isrc: str
+    name: str
+    artist_names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PendingLookup:
+    """One distinct ISRC that needs a Spotify search, with every track that shares it."""
+
+    isrc: str
+    tracks: tuple[TrackToMatch, ...]
+
+
+@dataclass(frozen=True)
+class MatchOutcome:
+    track_id: int
+    status: MatchStatus
+    searched_at: datetime
+    spotify_track_id: str | None = None
+    rule: str | None = None
+    score: float | None = None
+    candidate_count: int = 0
+    error: str | None = None
+
+
+# ---------------------------------------------------------------- service results
+
+Progress = Callable[[str], None]
+"""Called after every page or batch with a one-line human summary of progress so far."""
+
+
+def no_progress(_: str) -> None:
+    """Default progress callback for callers that do not report progress."""
+
+
+@dataclass
+class RequestCounters:
+    """HTTP activity of one service call, reported as asset metadata."""
+
+    requests: int = 0
+    retries: int = 0
+    rate_limited: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+
+@dataclass
+class CollectResult:
+    pages: int = 0
+    records: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    duplicates_dropped: int = 0
+    api_counts: dict[str, int] = field(default_factory=dict)
+    """API `count` per crawled query (a label naming its genres and dates)."""
+    requests: RequestCounters = field(default_factory=RequestCounters)
+    seconds: float = 0.0
+
+    @property
+    def expected(self) -> int:
+        """Tracks the API says the window holds: the queries are disjoint, so counts add."""
+        return sum(self.api_counts.values())
+
+
+@dataclass
+class ProcessResult:
+    batches: int = 0
+    processed: int = 0
+    quarantined: int = 0
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    entities_written: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+@dataclass
+class EnrichResult:
+    batches: int = 0
+    total: int = 0
+    """Tracks that needed a lookup when the call started."""
+    processed: int = 0
+    found: int = 0
+    not_found: int = 0
+    errors: int = 0
+    isrcs_searched: int = 0
+    requests: RequestCounters = field(default_factory=RequestCounters)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True)
+class RawStateCounts:
+    total: int
+    processed: int
+    quarantined: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class OutcomeCounts:
+    tracks_with_isrc: int
+    found: int
+    not_found: int
+    error: int
+    pending: int
+
+
+@dataclass(frozen=True)
+class WindowReport:
+    """State of one date window, for asset checks and the UI."""
+
+    raw: RawStateCounts
+    outcomes: OutcomeCounts
+    tracks: int
+    invalid_isrcs: int
+    quarantine_reasons: dict[str, int]

@@ -1,0 +1,79 @@
+"""Fixtures shared by the whole suite: databases on both engines and emulator servers.
+
+PostgreSQL tests run against a database created for this test session and dropped at its end.
+They skip when no server answers, except when COLLECTION_TEST_POSTGRES=require (CI), where an
+unreachable server fails them: CI must never pass by skipping them.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+
+import pytest
+import sqlalchemy as sa
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "COLLECTION_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+)
+POSTGRES_REQUIRED = os.environ.get("COLLECTION_TEST_POSTGRES", "").lower() == "require"
+
+
+def _admin_engine() -> sa.Engine:
+    return sa.create_engine(
+        POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
+    )
+
+
+@pytest.fixture(scope="session")
+def postgres_database_url() -> Iterator[str]:
+    """A PostgreSQL database owned by this test session."""
+    admin = _admin_engine()
+    name = f"collection_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        message = f"PostgreSQL unreachable at {POSTGRES_ADMIN_URL}: {exc.orig}"
+        if POSTGRES_REQUIRED:
+            pytest.fail(message)
+        pytest.skip(message)
+    url = sa.make_url(POSTGRES_ADMIN_URL).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+def _reset_postgres_schema(url: str) -> None:
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
+    """An empty catalogue database URL, once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'catalogue.db'}"
+    url = request.getfixturevalue("postgres_database_url")
+    _reset_postgres_schema(url)
+    return url
+
+
+@pytest.fixture
+def emulator_url() -> Iterator[Callable[..., str]]:
+    """Start emulator servers over loopback HTTP: `emulator_url(profile="flaky")` -> base URL."""
+    from collection_pipeline.emulator import EmulatorConfig, serve_in_thread
+
+    with ExitStack() as stack:
+
+        def start(**config: object) -> str:
+            return stack.enter_context(serve_in_thread(EmulatorConfig(**config)))
+
+        yield start
