@@ -1,0 +1,272 @@
+"""Raw provider records (`external_data`): idempotent upserts and the processing queue."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from collection_pipeline.domain import DateWindow, RawStateCounts
+from collection_pipeline.storage.hashing import canonical_json, content_hash, rows_hash
+from collection_pipeline.storage.schema import external_data as ed
+from collection_pipeline.storage.sql import chunks, in_window, last_wins, upsert, utc_now
+
+
+@dataclass(frozen=True)
+class RawRecordIn:
+    """A record as fetched from a provider, about to be stored."""
+
+    external_id: str
+    payload: dict[str, Any]
+    partition_date: date | None
+
+
+@dataclass(frozen=True)
+class RawRecord:
+    """A stored record waiting to be processed."""
+
+    id: int
+    external_id: str
+    payload: dict[str, Any]
+    partition_date: date | None
+    content_hash: str
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    new: int
+    changed: int
+    unchanged: int
+    duplicates_dropped: int
+
+
+class RawRecordRepository:
+    """All SQL on `external_data`. Works inside the caller's transaction (unit of work)."""
+
+    def __init__(self, conn: sa.Connection) -> None:
+        self._conn = conn
+
+    def upsert_records(
+        self,
+        provider: str,
+        entity_type: str,
+        records: Sequence[RawRecordIn],
+        run_id: str,
+        *,
+        processed: bool = False,
+    ) -> UpsertCounts:
+        """Insert new records, rewrite changed ones, leave unchanged ones untouched.
+
+        Unchanged records are not written at all (not even `last_seen_at`): on PostgreSQL any
+        UPDATE rewrites the whole JSONB tuple, so re-collecting a window would cost as much as
+        collecting it and bloat the table, while nothing reads a "last seen" time.
+        `last_seen_at` is therefore the last collection that wrote the record (new or changed).
+        A changed record is re-queued: `processed_at` and the error are cleared.
+        `processed=True` stores records that need no processing step (Spotify tracks).
+
+        Counts are exact even against a concurrent writer: the pre-read of hashes skips the
+        unchanged rows, and the statement's own RETURNING decides what was really written.
+        """
+        rows, dropped = last_wins(records, key=lambda record: record.external_id)
+        if not rows:
+            return UpsertCounts(0, 0, 0, dropped)
+        prepared = [(record, canonical_json(record.payload)) for record in rows]
+        hashes = {record.external_id: content_hash(text) for record, text in prepared}
+        stored = self._stored_hashes(provider, entity_type, list(hashes))
+        now = utc_now()
+        values = [
+            {
+                "provider": provider,
+                "entity_type": entity_type,
+                "external_id": record.external_id,
+                "payload": text,
+                "content_hash": hashes[record.external_id],
+                "partition_date": record.partition_date,
+                "first_seen_at": now,
+                "last_seen_at": now,
+                "run_id": run_id,
+                "processed_at": now if processed else None,
+                "processing_error": None,
+                "processed_run_id": run_id if processed else None,
+            }
+            for record, text in prepared
+            if stored.get(record.external_id) != hashes[record.external_id]
+        ]
+        new = changed = 0
+        if values:
+            for external_id, inserted in self._write(values):
+                if inserted is None:
+                    inserted = external_id not in stored
+                if inserted:
+                    new += 1
+                else:
+                    changed += 1
+        return UpsertCounts(new, changed, len(rows) - new - changed, dropped)
+
+    def _stored_hashes(self, provider: str, entity_type: str, ids: list[str]) -> dict[str, str]:
+        stored: dict[str, str] = {}
+        for chunk in chunks(ids):
+            query = sa.select(ed.c.external_id, ed.c.content_hash).where(
+                ed.c.provider == provider,
+                ed.c.entity_type == entity_type,
+                ed.c.external_id.in_(chunk),
+            )
+            stored.update(self._conn.execute(query).tuples().all())
+        return stored
+
+    def _write(self, values: list[dict[str, Any]]) -> Iterator[tuple[str, bool | None]]:
+        """Upsert; yield (external_id, inserted?) for each row really written.
+
+        PostgreSQL tells inserts from updates by `xmax = 0`; SQLite serializes writers, so
+        there the pre-read of stored hashes is exact and `None` defers to it.
+        """
+        stmt = upsert(self._conn, ed)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[ed.c.provider, ed.c.entity_type, ed.c.external_id],
+            set_={
+                "payload": stmt.excluded.payload,
+                "content_hash": stmt.excluded.content_hash,
+                "partition_date": stmt.excluded.partition_date,
+                "last_seen_at": stmt.excluded.last_seen_at,
+                "run_id": stmt.excluded.run_id,
+                "processed_at": stmt.excluded.processed_at,
+                "processing_error": None,
+                "processed_run_id": stmt.excluded.processed_run_id,
+            },
+            where=ed.c.content_hash != stmt.excluded.content_hash,
+        )
+        if self._conn.dialect.name == "postgresql":
+            inserted = sa.literal_column("(xmax = 0)", sa.Boolean)
+            stmt = stmt.returning(ed.c.external_id, inserted)
+        else:
+            stmt = stmt.returning(ed.c.external_id, sa.null())
+        yield from self._conn.execute(stmt, values).tuples()
+
+    def fetch_unprocessed(
+        self, provider: str, entity_type: str, window: DateWindow, after_id: int, limit: int
+    ) -> list[RawRecord]:
+        """The next `limit` unprocessed records with id > after_id (keyset, by id)."""
+        query = (
+            sa.select(
+                ed.c.id, ed.c.external_id, ed.c.payload, ed.c.partition_date, ed.c.content_hash
+            )
+            .where(
+                ed.c.provider == provider,
+                ed.c.entity_type == entity_type,
+                in_window(ed.c.partition_date, window),
+                ed.c.processed_at.is_(None),
+                ed.c.id > after_id,
+            )
+            .order_by(ed.c.id)
+            .limit(limit)
+        )
+        return [RawRecord(*row) for row in self._conn.execute(query).tuples()]
+
+    def mark_processed(self, ids: Sequence[int], run_id: str) -> None:
+        self._finish(sorted(set(ids)), run_id, None)
+
+    def mark_quarantined(self, reasons: Mapping[int, str], run_id: str) -> None:
+        """Take records out of the queue with a reason; a later content change re-queues them."""
+        by_reason: dict[str, list[int]] = defaultdict(list)
+        for record_id, reason in sorted(reasons.items()):
+            by_reason[reason].append(record_id)
+        for reason in sorted(by_reason):
+            self._finish(by_reason[reason], run_id, reason)
+
+    def _finish(self, ids: list[int], run_id: str, error: str | None) -> None:
+        now = utc_now()
+        for chunk in chunks(ids):
+            self._lock_in_upsert_order(chunk)
+            self._conn.execute(
+                sa.update(ed)
+                .where(ed.c.id.in_(chunk))
+                .values(processed_at=now, processing_error=error, processed_run_id=run_id)
+            )
+
+    def _lock_in_upsert_order(self, ids: Sequence[int]) -> None:
+        """Lock rows in the order upserts lock them, so a concurrent collect cannot deadlock.
+
+        Upserts lock by external id (sorted in Python: code-point order, which is what the
+        "C" collation compares); an UPDATE by id would lock in id order. SQLite locks the whole
+        database per writer, so it needs nothing.
+        """
+        if self._conn.dialect.name != "postgresql":
+            return
+        self._conn.execute(
+            sa.select(ed.c.id)
+            .where(ed.c.id.in_(ids))
+            .order_by(ed.c.provider, ed.c.entity_type, ed.c.external_id.collate("C"))
+            .with_for_update()
+        )
+
+    def state_counts(self, provider: str, entity_type: str, window: DateWindow) -> RawStateCounts:
+        done = sa.func.count(ed.c.processed_at)
+        quarantined = sa.func.count(
+            sa.case((ed.c.processed_at.is_not(None), ed.c.processing_error))
+        )
+        query = sa.select(sa.func.count(), done, quarantined).where(
+            *self._in(provider, entity_type, window)
+        )
+        total, finished, bad = self._conn.execute(query).one()
+        return RawStateCounts(
+            total=total, processed=finished - bad, quarantined=bad, pending=total - finished
+        )
+
+    def quarantine_reasons(
+        self, provider: str, entity_type: str, window: DateWindow
+    ) -> dict[str, int]:
+        query = (
+            sa.select(ed.c.processing_error, sa.func.count())
+            .where(
+                *self._in(provider, entity_type, window),
+                ed.c.processed_at.is_not(None),
+                ed.c.processing_error.is_not(None),
+            )
+            .group_by(ed.c.processing_error)
+        )
+        return dict(sorted(self._conn.execute(query).tuples()))
+
+    def count_in_window(self, provider: str, entity_type: str, window: DateWindow) -> int:
+        query = sa.select(sa.func.count()).where(*self._in(provider, entity_type, window))
+        return self._conn.execute(query).scalar_one()
+
+    def fingerprint(self, provider: str, entity_type: str, window: DateWindow) -> str:
+        """Data version of the raw window: which records it holds and their content."""
+        query = sa.select(ed.c.external_id, ed.c.content_hash).where(
+            *self._in(provider, entity_type, window)
+        )
+        return rows_hash(sorted(self._conn.execute(query).tuples()))
+
+    def state_rows(self) -> list[tuple[Any, ...]]:
+        """Every record's logical state (no ids, times or runs), sorted: for the digest."""
+        state = sa.case(
+            (ed.c.processed_at.is_(None), "pending"),
+            (ed.c.processing_error.is_not(None), "quarantined"),
+            else_="processed",
+        )
+        query = sa.select(
+            ed.c.provider,
+            ed.c.entity_type,
+            ed.c.external_id,
+            ed.c.content_hash,
+            ed.c.partition_date,
+            state,
+            ed.c.processing_error,
+        )
+        return sorted(self._conn.execute(query).tuples(), key=_sort_key)
+
+    @staticmethod
+    def _in(provider: str, entity_type: str, window: DateWindow) -> list[sa.ColumnElement[bool]]:
+        return [
+            ed.c.provider == provider,
+            ed.c.entity_type == entity_type,
+            in_window(ed.c.partition_date, window),
+        ]
+
+
+def _sort_key(row: tuple[Any, ...]) -> tuple[str, ...]:
+    return tuple("" if value is None else str(value) for value in row)

@@ -1,0 +1,243 @@
+"""Spotify side: raw Spotify tracks, one match outcome per track, and what still needs a search."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+
+from collection_pipeline.domain import (
+    DateWindow,
+    MatchOutcome,
+    MatchStatus,
+    OutcomeCounts,
+    PendingLookup,
+    TrackToMatch,
+)
+from collection_pipeline.storage.catalog import CatalogRepository
+from collection_pipeline.storage.hashing import rows_hash
+from collection_pipeline.storage.raw import RawRecordIn, RawRecordRepository
+from collection_pipeline.storage.schema import external_data, spotify_track_matches, tracks
+from collection_pipeline.storage.sql import chunks, in_window, last_wins, upsert
+
+m = spotify_track_matches
+PROVIDER = "spotify"
+ENTITY_TYPE = "track"
+
+
+class SpotifyRepository:
+    """All SQL on Spotify data. Works inside the caller's transaction."""
+
+    def __init__(
+        self, conn: sa.Connection, raw: RawRecordRepository, catalog: CatalogRepository
+    ) -> None:
+        self._conn = conn
+        self._raw = raw
+        self._catalog = catalog
+
+    @staticmethod
+    def _pending(cutoff: datetime) -> sa.ColumnElement[bool]:
+        """A track needs a search: never searched, last search failed, a `not_found` past its
+        TTL, or its ISRC changed since the search (the old outcome answers another question).
+        Applies to `tracks LEFT JOIN spotify_track_matches`."""
+        return sa.and_(
+            tracks.c.isrc.is_not(None),
+            sa.or_(
+                m.c.id.is_(None),
+                m.c.status == MatchStatus.ERROR.value,
+                sa.and_(m.c.status == MatchStatus.NOT_FOUND.value, m.c.searched_at < cutoff),
+                m.c.isrc != tracks.c.isrc,
+            ),
+        )
+
+    @staticmethod
+    def _tracks_with_outcomes() -> sa.FromClause:
+        return tracks.outerjoin(m, m.c.track_id == tracks.c.id)
+
+    def pending_lookups(
+        self,
+        window: DateWindow,
+        not_found_ttl: timedelta,
+        now: datetime,
+        after_isrc: str | None,
+        limit: int,
+    ) -> list[PendingLookup]:
+        """The next `limit` distinct pending ISRCs after `after_isrc`, each with every pending
+        track of the window that carries it, so the caller sends one request per ISRC."""
+        pending = [in_window(tracks.c.publish_date, window), self._pending(now - not_found_ttl)]
+        if after_isrc is not None:
+            pending.append(tracks.c.isrc > after_isrc)
+        isrc_query = (
+            sa.select(tracks.c.isrc)
+            .select_from(self._tracks_with_outcomes())
+            .where(*pending)
+            .group_by(tracks.c.isrc)
+            .order_by(tracks.c.isrc)
+            .limit(limit)
+        )
+        isrcs = list(self._conn.execute(isrc_query).scalars())
+        if not isrcs:
+            return []
+        track_query = (
+            sa.select(tracks.c.id, tracks.c.isrc, tracks.c.name)
+            .select_from(self._tracks_with_outcomes())
+            .where(*pending, tracks.c.isrc.in_(isrcs))
+            .order_by(tracks.c.isrc, tracks.c.id)
+        )
+        rows = list(self._conn.execute(track_query).tuples())
+        names = self._catalog.artist_names([track_id for track_id, _, _ in rows])
+        grouped: dict[str, list[TrackToMatch]] = {isrc: [] for isrc in isrcs}
+        for track_id, isrc, name in rows:
+            grouped[isrc].append(TrackToMatch(track_id, isrc, name, names.get(track_id, ())))
+        return [PendingLookup(isrc, tuple(found)) for isrc, found in grouped.items()]
+
+    def pending_count(self, window: DateWindow, not_found_ttl: timedelta, now: datetime) -> int:
+        query = (
+            sa.select(sa.func.count())
+            .select_from(self._tracks_with_outcomes())
+            .where(in_window(tracks.c.publish_date, window), self._pending(now - not_found_ttl))
+        )
+        return self._conn.execute(query).scalar_one()
+
+    def save_spotify_tracks(self, items: Sequence[dict[str, Any]], run_id: str) -> None:
+        """Raw Spotify track JSON, once per Spotify id (rewritten only when it changed).
+
+        Stored as already processed: nothing normalizes them, and this keeps them out of the
+        processing queue's partial index.
+        """
+        records = [RawRecordIn(str(item["id"]), item, None) for item in items]
+        self._raw.upsert_records(PROVIDER, ENTITY_TYPE, records, run_id, processed=True)
+
+    def save_outcomes(self, outcomes: Sequence[MatchOutcome], run_id: str) -> None:
+        """Upsert one outcome per track (last wins in the batch); attempts count every save.
+
+        The searched ISRC is recorded with the outcome so a later ISRC change re-queues the
+        track; a `found` outcome links the stored Spotify JSON when there is one.
+        """
+        rows, _ = last_wins(outcomes, key=lambda outcome: outcome.track_id)
+        if not rows:
+            return
+        isrcs = self._track_isrcs([outcome.track_id for outcome in rows])
+        records = self._spotify_record_ids(
+            sorted({o.spotify_track_id for o in rows if o.spotify_track_id})
+        )
+        values = [
+            {
+                "track_id": outcome.track_id,
+                "status": MatchStatus(outcome.status).value,
+                "spotify_track_id": outcome.spotify_track_id,
+                "isrc": isrcs[outcome.track_id],
+                "match_rule": outcome.rule,
+                "match_score": outcome.score,
+                "candidate_count": outcome.candidate_count,
+                "attempts": 1,
+                "error_reason": outcome.error,
+                "searched_at": outcome.searched_at,
+                "spotify_record_id": records.get(outcome.spotify_track_id or ""),
+                "run_id": run_id,
+            }
+            for outcome in rows
+        ]
+        stmt = upsert(self._conn, m)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=[m.c.track_id],
+            set_={
+                **{
+                    name: stmt.excluded[name]
+                    for name in values[0]
+                    if name not in ("track_id", "attempts")
+                },
+                "attempts": m.c.attempts + 1,
+            },
+        )
+        self._conn.execute(stmt, values)
+
+    def _track_isrcs(self, track_ids: list[int]) -> dict[int, str]:
+        found: dict[int, str] = {}
+        for chunk in chunks(track_ids):
+            query = sa.select(tracks.c.id, tracks.c.isrc).where(tracks.c.id.in_(chunk))
+            found.update(self._conn.execute(query).tuples().all())
+        missing = [track_id for track_id in track_ids if not found.get(track_id)]
+        if missing:
+            raise ValueError(f"outcomes for unknown tracks or tracks without ISRC: {missing[:10]}")
+        return found
+
+    def _spotify_record_ids(self, spotify_ids: list[str]) -> dict[str, int]:
+        ed = external_data
+        found: dict[str, int] = {}
+        for chunk in chunks(spotify_ids):
+            query = sa.select(ed.c.external_id, ed.c.id).where(
+                ed.c.provider == PROVIDER,
+                ed.c.entity_type == ENTITY_TYPE,
+                ed.c.external_id.in_(chunk),
+            )
+            found.update(self._conn.execute(query).tuples().all())
+        return found
+
+    def outcome_counts(
+        self, window: DateWindow, not_found_ttl: timedelta, now: datetime
+    ) -> OutcomeCounts:
+        """Outcomes of the window's tracks with an ISRC, by status, and how many are pending."""
+
+        def status_count(status: MatchStatus) -> sa.ColumnElement[int]:
+            return sa.func.count(sa.case((m.c.status == status.value, 1)))
+
+        query = (
+            sa.select(
+                sa.func.count(),
+                status_count(MatchStatus.FOUND),
+                status_count(MatchStatus.NOT_FOUND),
+                status_count(MatchStatus.ERROR),
+            )
+            .select_from(self._tracks_with_outcomes())
+            .where(in_window(tracks.c.publish_date, window), tracks.c.isrc.is_not(None))
+        )
+        total, found, not_found, error = self._conn.execute(query).one()
+        return OutcomeCounts(
+            tracks_with_isrc=total,
+            found=found,
+            not_found=not_found,
+            error=error,
+            pending=self.pending_count(window, not_found_ttl, now),
+        )
+
+    def partitions_needing_recheck(self, not_found_ttl: timedelta, now: datetime) -> list[date]:
+        """Publish days holding an `error` outcome or a `not_found` past its TTL."""
+        query = (
+            sa.select(tracks.c.publish_date)
+            .select_from(m.join(tracks, tracks.c.id == m.c.track_id))
+            .where(
+                sa.or_(
+                    m.c.status == MatchStatus.ERROR.value,
+                    sa.and_(
+                        m.c.status == MatchStatus.NOT_FOUND.value,
+                        m.c.searched_at < now - not_found_ttl,
+                    ),
+                ),
+                tracks.c.publish_date.is_not(None),
+            )
+            .distinct()
+            .order_by(tracks.c.publish_date)
+        )
+        return list(self._conn.execute(query).scalars())
+
+    def fingerprint(self, window: DateWindow) -> str:
+        """Data version of the window's outcomes (what was decided, not when or how often)."""
+        return rows_hash(self.state_rows(window))
+
+    def state_rows(self, window: DateWindow | None = None) -> list[tuple[Any, ...]]:
+        """Outcomes by Beatport track id, without times, runs or attempts: sorted."""
+        query = sa.select(
+            tracks.c.beatport_id,
+            m.c.status,
+            m.c.spotify_track_id,
+            m.c.isrc,
+            m.c.match_rule,
+            m.c.match_score,
+            m.c.candidate_count,
+        ).select_from(m.join(tracks, tracks.c.id == m.c.track_id))
+        if window is not None:
+            query = query.where(in_window(tracks.c.publish_date, window))
+        return sorted(self._conn.execute(query).tuples(), key=lambda row: row[0])
