@@ -1,0 +1,147 @@
+"""Beatport v4 endpoints: OAuth token, track listing, one track, genres."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+
+from collection_pipeline.emulator.beatport_listing import (
+    QueryError,
+    page_envelope,
+    parse_page,
+    parse_per_page,
+    parse_query,
+    plan_listing,
+    shifted_page,
+)
+from collection_pipeline.emulator.catalogue import genre_json
+from collection_pipeline.emulator.reference_data import GENRES
+from collection_pipeline.emulator.replies import (
+    BEATPORT_INVALID_PAGE,
+    BEATPORT_NOT_FOUND,
+    Reply,
+    encode,
+    json_reply,
+    oauth_error,
+)
+from collection_pipeline.emulator.requests import basic_credentials, form_fields
+
+if TYPE_CHECKING:
+    from collection_pipeline.emulator.app import Emulator
+
+SCOPE = "app:locker user:dj"
+TRACKS_PATH = "/v4/catalog/tracks/"
+
+
+async def token(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+    """POST /v4/auth/o/token/ as django-oauth-toolkit answers it, for all four grant types."""
+    fields = await form_fields(request)
+    basic = basic_credentials(request)
+    client_id = fields.get("client_id") or (basic[0] if basic else "")
+    client_secret = fields.get("client_secret") or (basic[1] if basic else "")
+    grant = fields.get("grant_type", "")
+    expected = emulator.config.credentials or {}
+    if grant not in ("refresh_token", "client_credentials", "password", "authorization_code"):
+        return oauth_error(400, "unsupported_grant_type")
+    if not client_id and grant != "refresh_token":
+        return oauth_error(401, "invalid_client")
+    if (
+        "beatport_client_id" in expected
+        and client_id
+        and client_id != expected["beatport_client_id"]
+    ):
+        return oauth_error(401, "invalid_client")
+    if (
+        grant == "client_credentials"
+        and "beatport_client_secret" in expected
+        and (client_secret != expected["beatport_client_secret"])
+    ):
+        return oauth_error(401, "invalid_client")
+    if grant == "refresh_token":
+        refresh = fields.get("refresh_token", "")
+        if not refresh:
+            return oauth_error(400, "invalid_request", "Missing refresh token parameter.")
+        if "beatport_refresh_token" in expected and refresh != expected["beatport_refresh_token"]:
+            return oauth_error(400, "invalid_grant")
+    if grant == "password" and not (fields.get("username") and fields.get("password")):
+        return oauth_error(400, "invalid_grant", "Invalid credentials given.")
+    if grant == "authorization_code" and not fields.get("code"):
+        return oauth_error(400, "invalid_request", "Missing code parameter.")
+    store = emulator.beatport_tokens
+    access = store.issue()
+    return json_reply(
+        200,
+        {
+            "access_token": access,
+            "expires_in": int(store.lifetime_s),
+            "token_type": "Bearer",
+            "scope": SCOPE,
+            "refresh_token": f"r{access[1:]}",
+        },
+        {"Cache-Control": "no-store", "Pragma": "no-cache"},
+    )
+
+
+def list_tracks(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+    """GET /v4/catalog/tracks/ with the real filters, envelope and paging errors."""
+    host = request.headers.get("host", "api.beatport.com")
+    cache_key = (host, request.url.query)
+    shift = fault == "page_shift"
+    if not shift:
+        cached = emulator.listing_cache.get(cache_key)
+        if cached is not None:
+            return cached
+    params = request.query_params
+    try:
+        query = parse_query(params)
+    except QueryError as error:
+        return json_reply(400, error.body)
+    page = parse_page(params.get("page"))
+    if page is None:
+        return BEATPORT_INVALID_PAGE
+    per_page = parse_per_page(params.get("per_page"))
+    try:
+        listing = plan_listing(emulator.beatport, query)
+    except QueryError as error:
+        return json_reply(400, error.body)
+    envelope = page_envelope(listing, page, per_page, f"{host}{TRACKS_PATH}", params.multi_items())
+    if envelope is None:
+        return BEATPORT_INVALID_PAGE
+    if shift and page > 1:
+        return Reply(200, encode(shifted_page(listing, page, per_page, envelope)))
+    reply = Reply(200, encode(envelope))
+    emulator.remember(emulator.listing_cache, cache_key, reply)
+    return reply
+
+
+def get_track(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+    """GET /v4/catalog/tracks/{id}/."""
+    slot = emulator.beatport.slot_for_id(request.path_params["track_id"])
+    if slot is None:
+        return BEATPORT_NOT_FOUND
+    return Reply(200, encode(emulator.beatport.track(slot)))
+
+
+def list_genres(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+    """GET /v4/catalog/genres/ (paginated like every Beatport listing)."""
+    params = request.query_params
+    page = parse_page(params.get("page"))
+    per_page = parse_per_page(params.get("per_page"))
+    genres = [genre_json(genre) for genre in sorted(GENRES, key=lambda g: g.id)]
+    pages = max(1, -(-len(genres) // per_page))
+    if page is None or page > pages:
+        return BEATPORT_INVALID_PAGE
+    host = request.headers.get("host", "api.beatport.com")
+    base = f"{host}/v4/catalog/genres/"
+    return json_reply(
+        200,
+        {
+            "results": genres[(page - 1) * per_page : page * per_page],
+            "next": f"{base}?page={page + 1}&per_page={per_page}" if page < pages else None,
+            "previous": f"{base}?page={page - 1}&per_page={per_page}" if page > 1 else None,
+            "count": len(genres),
+            "page": f"{page}/{pages}",
+            "per_page": per_page,
+        },
+    )

@@ -1,0 +1,105 @@
+"""Emulator configuration: one frozen value that fully determines an emulator's behaviour.
+
+Profiles are presets for the fault knobs; every knob stays individually settable so tests can turn
+one fault up to a rate where it is certain to be seen, or off entirely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from collection_pipeline.emulator.codecs import MAX_TRACKS_PER_DAY
+
+PROFILES = ("default", "devmode", "ratelimited", "flaky", "penalty")
+DEFAULT_RATE_LIMIT = 150  # Spotify requests per rolling 30 s window in the `ratelimited` profile
+
+
+@dataclass(frozen=True)
+class FaultRates:
+    """Probabilities (per request) and sizes of the injected faults; all zero = no faults."""
+
+    server_error: float = 0.0  # 5xx on any API route
+    slow: float = 0.0  # response held back `slow_delay_s`
+    slow_delay_s: float = 2.0
+    truncated: float = 0.0  # 200 with half a JSON body
+    burst_429: float = 0.0  # starts a burst of Spotify 429s
+    burst_length: int = 5
+    burst_retry_after_s: int = 1
+    page_shift: float = 0.0  # a Beatport page shifted by one (a repeat and a miss)
+    beatport_401_after: int | None = None  # revoke one token after this many track requests
+    max_consecutive: int = 3  # a request key never faults more than this many times in a row
+
+    def any(self) -> bool:
+        return any(
+            (
+                self.server_error,
+                self.slow,
+                self.truncated,
+                self.burst_429,
+                self.page_shift,
+                self.beatport_401_after is not None,
+            )
+        )
+
+
+FLAKY_FAULTS = FaultRates(
+    server_error=0.05,
+    slow=0.02,
+    truncated=0.02,
+    burst_429=0.01,
+    page_shift=0.05,
+    beatport_401_after=3,
+)
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    """Everything an emulator instance does derives from these fields (and nothing else)."""
+
+    profile: str = "default"
+    seed: int = 42
+    tracks_per_day: int = 20
+    latency_ms: float = 0.0
+    rate_limit: int | None = None
+    spotify_token_lifetime_s: float = 3600
+    beatport_token_lifetime_s: float = 36000
+    catalogue_revision: int = 0
+    credentials: Mapping[str, str] | None = None
+    latency_jitter: float = 0.5  # each delay is latency * uniform(1 - jitter, 1 + jitter)
+    route_latency_ms: Mapping[str, float] | None = None  # per-route override of latency_ms
+    faults: FaultRates | None = None  # None = the profile's preset
+    penalty_retry_after_s: int = 3600
+    max_search_limit: int | None = None  # None = 10 in devmode, 50 otherwise
+
+    def __post_init__(self) -> None:
+        if self.profile not in PROFILES:
+            raise ValueError(f"unknown profile {self.profile!r}; choose one of {PROFILES}")
+        if not 1 <= self.tracks_per_day <= MAX_TRACKS_PER_DAY:
+            raise ValueError(f"tracks_per_day must be within 1..{MAX_TRACKS_PER_DAY}")
+        if self.rate_limit is not None and self.rate_limit < 1:
+            raise ValueError("rate_limit must be a positive number of requests per 30 s")
+        if self.catalogue_revision < 0:
+            raise ValueError("catalogue_revision must be >= 0")
+
+    @property
+    def effective_faults(self) -> FaultRates:
+        if self.faults is not None:
+            return self.faults
+        return FLAKY_FAULTS if self.profile == "flaky" else FaultRates()
+
+    @property
+    def effective_rate_limit(self) -> int | None:
+        if self.rate_limit is not None:
+            return self.rate_limit
+        return DEFAULT_RATE_LIMIT if self.profile == "ratelimited" else None
+
+    @property
+    def devmode(self) -> bool:
+        return self.profile == "devmode"
+
+    @property
+    def search_limit_max(self) -> int:
+        if self.max_search_limit is not None:
+            return self.max_search_limit
+        return 10 if self.devmode else 50

@@ -1,0 +1,62 @@
+"""Control endpoints for tests and benchmarks: statistics, reset, and the matching truth."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING
+
+from starlette.requests import Request
+
+from collection_pipeline.emulator.beatport_listing import QueryError, parse_ids, parse_slice
+from collection_pipeline.emulator.codecs import Slot
+from collection_pipeline.emulator.reference_data import GENRES, GENRES_BY_ID
+from collection_pipeline.emulator.replies import Reply, json_reply
+
+if TYPE_CHECKING:
+    from collection_pipeline.emulator.app import Emulator
+
+MAX_TRUTH_TRACKS = 500_000
+
+
+def stats(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+    return json_reply(200, emulator.stats.snapshot())
+
+
+def reset(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+    emulator.reset()
+    return json_reply(200, {"reset": True})
+
+
+def truth(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+    """Every Beatport track in the window and the Spotify id a correct matcher must choose."""
+    params = request.query_params
+    try:
+        window = parse_slice("publish_date", params.get("publish_date"))
+        genre_ids = parse_ids("genre_id", params.get("genre_id"))
+    except QueryError as error:
+        return json_reply(400, error.body)
+    if window is None:
+        return json_reply(400, {"publish_date": ["This filter is required (A:B)."]})
+    if genre_ids is None:
+        slots = [genre.slot for genre in GENRES]
+    elif any(gid not in GENRES_BY_ID for gid in genre_ids):
+        return json_reply(400, {"genre_id": ["Unknown genre id."]})
+    else:
+        slots = sorted({GENRES_BY_ID[gid].slot for gid in genre_ids})
+    catalogue = emulator.beatport
+    if window.days() * len(slots) * catalogue.tracks_per_day > MAX_TRUTH_TRACKS:
+        return json_reply(400, {"publish_date": [f"At most {MAX_TRUTH_TRACKS} tracks at once."]})
+    rows = []
+    for offset in range(window.days()):
+        day = window.first + timedelta(days=offset)
+        for genre_slot in slots:
+            for index in range(catalogue.tracks_per_day):
+                core = catalogue.core(Slot(day, genre_slot, index))
+                rows.append(
+                    {
+                        "beatport_id": core.id,
+                        "isrc": core.isrc,
+                        "spotify_track_id": emulator.spotify.truth(core.isrc),
+                    }
+                )
+    return json_reply(200, {"tracks": rows})
