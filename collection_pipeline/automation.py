@@ -1,0 +1,82 @@
+"""When work happens without anyone clicking: a daily schedule, a Spotify recheck sensor and
+eager propagation of upstream changes."""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import dagster as dg
+
+from collection_pipeline.assets import processed_tracks, raw_beatport_tracks, spotify_enrichments
+from collection_pipeline.partitions import daily_partitions, partition_key
+from collection_pipeline.resources import DatabaseResource, collection_service
+
+daily_collection_job = dg.define_asset_job(
+    "daily_collection",
+    selection=dg.AssetSelection.assets(raw_beatport_tracks, processed_tracks, spotify_enrichments),
+    partitions_def=daily_partitions,
+    description="Collect, process and enrich one or more publish days (checks included).",
+)
+
+spotify_recheck_job = dg.define_asset_job(
+    "spotify_recheck",
+    selection=dg.AssetSelection.assets(spotify_enrichments),
+    partitions_def=daily_partitions,
+    description="Search Spotify again for expired not-found and errored lookups.",
+)
+
+daily_collection_schedule = dg.build_schedule_from_partitioned_job(
+    daily_collection_job,
+    hour_of_day=2,
+    minute_of_hour=30,
+    description="Every day at 02:30 UTC, collect yesterday's publish day end to end.",
+)
+"""A daily partition ends at midnight UTC, so each tick requests the day that just ended."""
+
+RECHECK_COOLDOWN = timedelta(hours=6)
+"""How long after requesting a partition the sensor waits before requesting it again, so a
+queued or running recheck is not requested twice."""
+
+
+def _load_cursor(cursor: str | None) -> dict[str, str]:
+    return json.loads(cursor) if cursor else {}
+
+
+@dg.sensor(
+    job=spotify_recheck_job,
+    minimum_interval_seconds=300,
+    description="Requests enrichment for publish days whose not-found outcomes passed their "
+    "TTL or that hold error outcomes. The work list is read from the catalogue each tick, so "
+    "a failed tick loses nothing; the cursor only remembers when each day was last requested.",
+)
+def spotify_recheck_sensor(
+    context: dg.SensorEvaluationContext, database: DatabaseResource
+) -> dg.SensorResult:
+    now = datetime.now(UTC)
+    requested = _load_cursor(context.cursor)
+    with collection_service(database, run_id="recheck-sensor") as service:
+        days = service.partitions_needing_recheck()
+    run_requests = []
+    for day in sorted(days):
+        key = partition_key(day)
+        last = requested.get(key)
+        if last and now - datetime.fromisoformat(last) < RECHECK_COOLDOWN:
+            continue
+        if not daily_partitions.has_partition_key(key):
+            continue
+        requested[key] = now.isoformat()
+        run_requests.append(
+            dg.RunRequest(run_key=f"recheck:{key}:{requested[key]}", partition_key=key)
+        )
+    still_needed = {partition_key(day) for day in days}
+    cursor = json.dumps({k: v for k, v in sorted(requested.items()) if k in still_needed})
+    skip = None if run_requests else f"{len(days)} days need a recheck, none due now"
+    return dg.SensorResult(run_requests=run_requests, cursor=cursor, skip_reason=skip)
+
+
+automation_sensor = dg.AutomationConditionSensorDefinition(
+    "collection_automation",
+    target=dg.AssetSelection.all(),
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Evaluates the assets' automation conditions: eager materialization of "
+    "processed_tracks and spotify_enrichments once their upstream partition is updated.",
+)

@@ -1,0 +1,23 @@
+"""The daily partitions every asset shares: one partition is one Beatport publish day (UTC)."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import dagster as dg
+
+from collection_pipeline import settings
+from collection_pipeline.domain import DateWindow
+
+daily_partitions = dg.DailyPartitionsDefinition(
+    start_date=settings.start_date().isoformat(), timezone="UTC"
+)
+
+
+def window_of(time_window: dg.TimeWindow) -> DateWindow:
+    """The publish days a Dagster time window covers (one day, or a whole backfill range)."""
+    return DateWindow(time_window.start.date(), time_window.end.date())
+
+
+def partition_key(day: date) -> str:
+    return day.isoformat()

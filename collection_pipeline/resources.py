@@ -1,0 +1,308 @@
+"""Dagster resources: where the APIs are served from, the two API clients and the catalogue.
+
+`ApiSourceResource` is shared by `beatport` and `spotify` so that, in live mode, one check at
+run start sees every credential the run needs and fails before any request with a single
+error that names every missing variable. In emulator mode it starts the bundled emulator
+in-process (the only place the pipeline imports it) and hands out dummy credentials.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import TYPE_CHECKING, Literal
+
+import dagster as dg
+from pydantic import Field, PrivateAttr
+
+from collection_pipeline import settings
+from collection_pipeline.settings import Variable
+
+if TYPE_CHECKING:
+    from collection_pipeline.clients import BeatportAPIClient, SpotifyAPIClient
+    from collection_pipeline.service import CollectionService
+    from collection_pipeline.storage import Database
+
+RAW_ASSET = dg.AssetKey("raw_beatport_tracks")
+ENRICHMENT_ASSET = dg.AssetKey("spotify_enrichments")
+EMULATOR_CREDENTIAL = "emulator"
+
+
+class LiveConfigurationError(dg.Failure):
+    """Live mode lacks variables: raised once, naming all of them, before any request."""
+
+    def __init__(self, missing: list[str]):
+        self.missing = missing
+        super().__init__(
+            description=(
+                "COLLECTION_SOURCE=live but these environment variables are not set: "
+                + ", ".join(missing)
+                + ". Set them (see README 'Going live') or unset COLLECTION_SOURCE to use "
+                "the bundled emulator."
+            ),
+            allow_retries=False,
+        )
+
+
+def env_secret(variable: Variable) -> dg.EnvVar | None:
+    """An `EnvVar` when the variable is set in this process, else None.
+
+    Dagster fails config resolution on an unset `EnvVar`, which would make definitions that
+    merely mention a credential unusable without it; a None is instead reported by the
+    run-start validation together with every other missing variable.
+    """
+    return dg.EnvVar(variable.name) if variable.get() else None
+
+
+@dataclass(frozen=True)
+class BeatportEndpoint:
+    api_url: str
+    access_token: str
+    refresh_token: str | None
+    client_id: str | None
+
+
+@dataclass(frozen=True)
+class SpotifyEndpoint:
+    api_url: str
+    token_url: str
+    client_id: str
+    client_secret: str
+
+
+class ApiSourceResource(dg.ConfigurableResource):
+    """Where Beatport and Spotify are served from: the embedded emulator or the real APIs."""
+
+    mode: Literal["emulator", "live"] = "emulator"
+    beatport_api_url: str = settings.BEATPORT_API_URL.default or ""
+    beatport_access_token: str | None = None
+    beatport_refresh_token: str | None = None
+    beatport_client_id: str | None = None
+    spotify_api_url: str = settings.SPOTIFY_API_URL.default or ""
+    spotify_token_url: str = settings.SPOTIFY_TOKEN_URL.default or ""
+    spotify_client_id: str | None = None
+    spotify_client_secret: str | None = None
+    emulator_profile: str = "default"
+    emulator_seed: int = 42
+    emulator_tracks_per_day: int = 20
+
+    _emulator_url: str | None = PrivateAttr(default=None)
+
+    @classmethod
+    def from_env(cls) -> ApiSourceResource:
+        """The source described by the environment; secrets stay `EnvVar`s, never values."""
+        return cls(
+            mode=settings.source_mode(),
+            beatport_api_url=settings.BEATPORT_API_URL.get() or "",
+            beatport_access_token=env_secret(settings.BEATPORT_ACCESS_TOKEN),
+            beatport_refresh_token=env_secret(settings.BEATPORT_REFRESH_TOKEN),
+            beatport_client_id=env_secret(settings.BEATPORT_CLIENT_ID),
+            spotify_api_url=settings.SPOTIFY_API_URL.get() or "",
+            spotify_token_url=settings.SPOTIFY_TOKEN_URL.get() or "",
+            spotify_client_id=env_secret(settings.SPOTIFY_CLIENT_ID),
+            spotify_client_secret=env_secret(settings.SPOTIFY_CLIENT_SECRET),
+            emulator_profile=settings.EMULATOR_PROFILE.get() or "default",
+            emulator_seed=settings.emulator_seed(),
+            emulator_tracks_per_day=settings.emulator_tracks_per_day(),
+        )
+
+    def missing_variables(self, apis: set[str]) -> list[str]:
+        """Required live variables without a value, for the given APIs ('beatport', 'spotify')."""
+        required: list[tuple[str, str | None]] = []
+        if "beatport" in apis:
+            required += [
+                (settings.BEATPORT_API_URL.name, self.beatport_api_url),
+                (settings.BEATPORT_ACCESS_TOKEN.name, self.beatport_access_token),
+            ]
+        if "spotify" in apis:
+            required += [
+                (settings.SPOTIFY_API_URL.name, self.spotify_api_url),
+                (settings.SPOTIFY_TOKEN_URL.name, self.spotify_token_url),
+                (settings.SPOTIFY_CLIENT_ID.name, self.spotify_client_id),
+                (settings.SPOTIFY_CLIENT_SECRET.name, self.spotify_client_secret),
+            ]
+        return [name for name, value in required if not value]
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if self.mode == "live":
+            missing = self.missing_variables(_apis_needed_by_run(context))
+            if missing:
+                raise LiveConfigurationError(missing)
+            return
+        from collection_pipeline.emulator import EmulatorConfig, start_embedded
+
+        self._emulator_url = start_embedded(
+            EmulatorConfig(
+                profile=self.emulator_profile,
+                seed=self.emulator_seed,
+                tracks_per_day=self.emulator_tracks_per_day,
+            )
+        )
+
+    def beatport(self) -> BeatportEndpoint:
+        if self._emulator_url is not None:
+            return BeatportEndpoint(
+                f"{self._emulator_url}/v4", EMULATOR_CREDENTIAL, None, EMULATOR_CREDENTIAL
+            )
+        missing = self.missing_variables({"beatport"})
+        if missing:
+            raise LiveConfigurationError(missing)
+        return BeatportEndpoint(
+            self.beatport_api_url,
+            self.beatport_access_token or "",
+            self.beatport_refresh_token,
+            self.beatport_client_id,
+        )
+
+    def spotify(self) -> SpotifyEndpoint:
+        if self._emulator_url is not None:
+            return SpotifyEndpoint(
+                f"{self._emulator_url}/v1",
+                f"{self._emulator_url}/api/token",
+                EMULATOR_CREDENTIAL,
+                EMULATOR_CREDENTIAL,
+            )
+        missing = self.missing_variables({"spotify"})
+        if missing:
+            raise LiveConfigurationError(missing)
+        return SpotifyEndpoint(
+            self.spotify_api_url,
+            self.spotify_token_url,
+            self.spotify_client_id or "",
+            self.spotify_client_secret or "",
+        )
+
+
+def _apis_needed_by_run(context: dg.InitResourceContext) -> set[str]:
+    """The APIs the run's asset selection calls; every API when the selection is unknown."""
+    run = context.dagster_run
+    selection = run.asset_selection if run is not None else None
+    if not selection:
+        return {"beatport", "spotify"}
+    needed = set()
+    if RAW_ASSET in selection:
+        needed.add("beatport")
+    if ENRICHMENT_ASSET in selection:
+        needed.add("spotify")
+    return needed or {"beatport", "spotify"}
+
+
+class BeatportResource(dg.ConfigurableResource):
+    """Beatport API v4: which genres to collect and how hard to crawl."""
+
+    source: ApiSourceResource
+    genre_ids: list[int] = Field(default_factory=lambda: [5, 11, 12, 90, 6, 1])
+    max_concurrency: int = 8
+    page_size: int = 100
+
+    def client(self) -> BeatportAPIClient:
+        from collection_pipeline.clients import BeatportAPIClient
+
+        endpoint = self.source.beatport()
+        return BeatportAPIClient(
+            endpoint.api_url,
+            endpoint.access_token,
+            refresh_token=endpoint.refresh_token,
+            client_id=endpoint.client_id,
+            max_concurrency=self.max_concurrency,
+            page_size=self.page_size,
+        )
+
+
+class SpotifyResource(dg.ConfigurableResource):
+    """Spotify Web API: ISRC search with client-credentials authentication."""
+
+    source: ApiSourceResource
+    max_concurrency: int = 32
+    search_limit: int = 10
+
+    def client(self) -> SpotifyAPIClient:
+        from collection_pipeline.clients import SpotifyAPIClient
+
+        endpoint = self.source.spotify()
+        return SpotifyAPIClient(
+            endpoint.api_url,
+            endpoint.token_url,
+            endpoint.client_id,
+            endpoint.client_secret,
+            max_concurrency=self.max_concurrency,
+            search_limit=self.search_limit,
+        )
+
+
+_upgraded_urls: set[str] = set()
+_upgrade_lock = threading.Lock()
+
+
+class DatabaseResource(dg.ConfigurableResource):
+    """The catalogue database, brought to the schema head once per process before first use."""
+
+    url: str
+    not_found_ttl_days: int = 30
+
+    _database: Database | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        from collection_pipeline.storage import Database
+
+        if self.url.startswith("sqlite:///"):
+            from pathlib import Path
+
+            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        self._database = Database(self.url)
+        with _upgrade_lock:
+            if self.url not in _upgraded_urls:
+                self._database.upgrade()
+                _upgraded_urls.add(self.url)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._database is not None:
+            self._database.dispose()
+            self._database = None
+
+    @property
+    def database(self) -> Database:
+        if self._database is None:
+            raise dg.DagsterInvariantViolationError("DatabaseResource used before setup")
+        return self._database
+
+    @property
+    def not_found_ttl(self) -> timedelta:
+        return timedelta(days=self.not_found_ttl_days)
+
+
+@contextmanager
+def collection_service(
+    database: DatabaseResource,
+    run_id: str,
+    *,
+    beatport: BeatportResource | None = None,
+    spotify: SpotifyResource | None = None,
+) -> Iterator[CollectionService]:
+    """A `CollectionService` over the resources, closing the clients it opened on exit."""
+    from collection_pipeline.service import CollectionService
+
+    with ExitStack() as stack:
+        yield CollectionService(
+            database.database.unit_of_work,
+            run_id=run_id,
+            beatport=stack.enter_context(beatport.client()) if beatport else None,
+            spotify=stack.enter_context(spotify.client()) if spotify else None,
+            not_found_ttl=database.not_found_ttl,
+        )
+
+
+def resources_from_env() -> dict[str, dg.ConfigurableResource]:
+    """The three resources as the environment describes them (DESIGN section 3)."""
+    source = ApiSourceResource.from_env()
+    return {
+        "beatport": BeatportResource(source=source, genre_ids=settings.genre_ids()),
+        "spotify": SpotifyResource(source=source),
+        "database": DatabaseResource(
+            url=env_secret(settings.DATABASE_URL) or settings.database_url(),
+            not_found_ttl_days=settings.not_found_ttl_days(),
+        ),
+    }
