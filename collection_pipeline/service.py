@@ -1,0 +1,338 @@
+"""CollectionService: the three pipeline steps, with batching, lineage and resumability.
+
+The service decides *what* happens in which transaction and holds no SQL and no HTTP: the
+repositories of a unit of work own the SQL, the clients own the HTTP. Every page or batch is
+committed in its own unit of work, so a crash loses at most the batch in flight and a re-run
+converges to the state an uninterrupted run would have produced.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from collection_pipeline.domain import (
+    CollectResult,
+    DateWindow,
+    EnrichResult,
+    MatchOutcome,
+    MatchStatus,
+    PendingLookup,
+    ProcessResult,
+    Progress,
+    WindowReport,
+    no_progress,
+)
+from collection_pipeline.matching import Matcher
+from collection_pipeline.normalization import (
+    MalformedRecord,
+    normalize_beatport_track,
+    parse_iso_date,
+)
+from collection_pipeline.storage import RawRecordIn, UnitOfWork
+
+if TYPE_CHECKING:
+    from collection_pipeline.clients import BeatportAPIClient, SpotifyAPIClient
+    from collection_pipeline.clients.spotify import LookupBatch
+
+PROVIDER_BEATPORT = "beatport"
+ENTITY_TRACK = "track"
+ASSETS = ("raw", "processed", "enrichment")
+MAX_REASON_LENGTH = 200
+
+
+def utc_now() -> datetime:
+    """The service's default clock (timezone-aware UTC)."""
+    return datetime.now(UTC)
+
+
+class EnrichmentAbortedError(RuntimeError):
+    """The Spotify step stopped early on a failure no retry can fix within this run.
+
+    Every outcome finished before the failure has been saved; the tracks not yet searched
+    stay pending and are picked up by the next run. `retryable` is the cause's: a penalty
+    past the cap passes with time, wrong credentials need a human.
+    """
+
+    def __init__(self, message: str, cause: Exception) -> None:
+        super().__init__(message)
+        self.retryable: bool = bool(getattr(cause, "retryable", False))
+
+
+class CollectionService:
+    """Collect raw Beatport tracks, normalize them, and match them on Spotify."""
+
+    def __init__(
+        self,
+        uow_factory: Callable[[], UnitOfWork],
+        *,
+        run_id: str,
+        beatport: BeatportAPIClient | None = None,
+        spotify: SpotifyAPIClient | None = None,
+        matcher: Matcher | None = None,
+        not_found_ttl: timedelta = timedelta(days=30),
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._run_id = run_id
+        self._beatport = beatport
+        self._spotify = spotify
+        self._matcher = matcher or Matcher()
+        self._not_found_ttl = not_found_ttl
+        self._clock = clock
+
+    # ------------------------------------------------------------ collect
+
+    def collect_beatport_tracks_raw(
+        self, window: DateWindow, genre_ids: Sequence[int], progress: Progress = no_progress
+    ) -> CollectResult:
+        """Upsert every Beatport page of the window, one transaction per page."""
+        if self._beatport is None:
+            raise RuntimeError("collect_beatport_tracks_raw needs a Beatport client")
+        started = time.monotonic()
+        before = self._beatport.stats.snapshot()
+        result = CollectResult()
+        for page in self._beatport.get_tracks(genre_ids, window.start, window.last_day):
+            result.pages += 1
+            result.api_counts[page.query.label] = page.count
+            result.duplicates_dropped += page.duplicates_dropped
+            records = [_raw_record_in(track, window) for track in page.tracks]
+            if records:
+                with self._uow_factory() as uow:
+                    counts = uow.raw.upsert_records(
+                        PROVIDER_BEATPORT, ENTITY_TRACK, records, self._run_id
+                    )
+                    uow.commit()
+                result.records += len(records)
+                result.new += counts.new
+                result.changed += counts.changed
+                result.unchanged += counts.unchanged
+                result.duplicates_dropped += counts.duplicates_dropped
+            progress(
+                f"collect {page.query.label}: page {page.number}/{page.total_pages}, "
+                f"{result.records} records so far (new {result.new}, changed {result.changed}, "
+                f"unchanged {result.unchanged})"
+            )
+        result.requests = self._beatport.stats.since(before)
+        result.seconds = time.monotonic() - started
+        return result
+
+    # ------------------------------------------------------------ process
+
+    def process_unprocessed_beatport_tracks(
+        self, window: DateWindow, batch_size: int = 1000, progress: Progress = no_progress
+    ) -> ProcessResult:
+        """Normalize the window's unprocessed raw tracks in keyset batches, one transaction each.
+
+        A malformed record is quarantined with its reason inside the same transaction as the
+        rest of its batch, so it never fails the batch and is never retried blindly.
+        """
+        _require_positive(batch_size, "batch_size")
+        started = time.monotonic()
+        result = ProcessResult()
+        reasons: Counter[str] = Counter()
+        written: Counter[str] = Counter()
+        after_id = 0
+        while True:
+            with self._uow_factory() as uow:
+                records = uow.raw.fetch_unprocessed(
+                    PROVIDER_BEATPORT, ENTITY_TRACK, window, after_id, batch_size
+                )
+                if not records:
+                    break
+                good, quarantined = [], {}
+                for record in records:
+                    try:
+                        good.append((record.id, normalize_beatport_track(record.payload)))
+                    except MalformedRecord as exc:
+                        quarantined[record.id] = exc.reason
+                        reasons[exc.reason] += 1
+                if good:
+                    written.update(uow.catalog.save_tracks(good, self._run_id))
+                    uow.raw.mark_processed([raw_id for raw_id, _ in good], self._run_id)
+                if quarantined:
+                    uow.raw.mark_quarantined(quarantined, self._run_id)
+                uow.commit()
+            after_id = records[-1].id
+            result.batches += 1
+            result.processed += len(good)
+            result.quarantined += len(quarantined)
+            progress(
+                f"process {window}: batch {result.batches}, {result.processed} processed, "
+                f"{result.quarantined} quarantined"
+            )
+        result.quarantine_reasons = dict(reasons)
+        result.entities_written = dict(written)
+        result.seconds = time.monotonic() - started
+        return result
+
+    # ------------------------------------------------------------ enrich
+
+    def enrich_tracks_with_spotify_data(
+        self, window: DateWindow, batch_size: int = 500, progress: Progress = no_progress
+    ) -> EnrichResult:
+        """Search Spotify once per pending ISRC and record one outcome per track.
+
+        A search that failed is recorded as `error` (pending again next run), never as
+        `not_found`. When the client stops a batch on a fatal failure, the outcomes already
+        decided are saved before `EnrichmentAbortedError` is raised.
+        """
+        if self._spotify is None:
+            raise RuntimeError("enrich_tracks_with_spotify_data needs a Spotify client")
+        _require_positive(batch_size, "batch_size")
+        started = time.monotonic()
+        before = self._spotify.stats.snapshot()
+        now = self._clock()
+        result = EnrichResult()
+        with self._uow_factory() as uow:
+            result.total = uow.spotify.pending_count(window, self._not_found_ttl, now)
+        after_isrc: str | None = None
+        try:
+            while True:
+                with self._uow_factory() as uow:
+                    lookups = uow.spotify.pending_lookups(
+                        window, self._not_found_ttl, now, after_isrc, batch_size
+                    )
+                if not lookups:
+                    break
+                batch = self._spotify.search_many([lookup.isrc for lookup in lookups])
+                outcomes, spotify_tracks = self._decide(lookups, batch)
+                if outcomes:
+                    with self._uow_factory() as uow:
+                        if spotify_tracks:
+                            uow.spotify.save_spotify_tracks(spotify_tracks, self._run_id)
+                        uow.spotify.save_outcomes(outcomes, self._run_id)
+                        uow.commit()
+                result.batches += 1
+                result.isrcs_searched += len(batch.results) + len(batch.errors)
+                _tally(result, outcomes)
+                progress(
+                    f"enrich {window}: batch {result.batches}, {result.processed}/{result.total} "
+                    f"tracks (found {result.found}, not found {result.not_found}, "
+                    f"errors {result.errors})"
+                )
+                if batch.fatal is not None:
+                    raise EnrichmentAbortedError(
+                        f"Spotify enrichment of {window} stopped after {result.processed} of "
+                        f"{result.total} tracks (their outcomes are saved; the rest stay pending "
+                        f"for the next run): {type(batch.fatal).__name__}: {batch.fatal}",
+                        batch.fatal,
+                    ) from batch.fatal
+                after_isrc = lookups[-1].isrc
+        finally:
+            result.requests = self._spotify.stats.since(before)
+            result.seconds = time.monotonic() - started
+        return result
+
+    def _decide(
+        self, lookups: Sequence[PendingLookup], batch: LookupBatch
+    ) -> tuple[list[MatchOutcome], list[dict[str, Any]]]:
+        """One outcome per track of every answered ISRC, and the chosen Spotify tracks' JSON."""
+        searched_at = self._clock()
+        outcomes: list[MatchOutcome] = []
+        chosen: dict[str, dict[str, Any]] = {}
+        for lookup in lookups:
+            if lookup.isrc in batch.errors:
+                error = batch.errors[lookup.isrc]
+                message = f"{type(error).__name__}: {error}"[:MAX_REASON_LENGTH]
+                outcomes.extend(
+                    MatchOutcome(track.track_id, MatchStatus.ERROR, searched_at, error=message)
+                    for track in lookup.tracks
+                )
+                continue
+            if lookup.isrc not in batch.results:
+                continue  # never sent (the batch stopped early): stays pending
+            candidates = batch.results[lookup.isrc]
+            by_id = {candidate.id: candidate for candidate in candidates}
+            for track in lookup.tracks:
+                decision = self._matcher.choose(lookup.isrc, track.artist_names, candidates)
+                if decision.spotify_track_id is not None:
+                    chosen[decision.spotify_track_id] = by_id[decision.spotify_track_id].raw
+                outcomes.append(
+                    MatchOutcome(
+                        track_id=track.track_id,
+                        status=MatchStatus.FOUND if decision.found else MatchStatus.NOT_FOUND,
+                        searched_at=searched_at,
+                        spotify_track_id=decision.spotify_track_id,
+                        rule=decision.rule,
+                        score=decision.score,
+                        candidate_count=decision.candidate_count,
+                    )
+                )
+        return outcomes, [chosen[key] for key in sorted(chosen)]
+
+    # ------------------------------------------------------------ reads for the Dagster layer
+
+    def report(self, window: DateWindow) -> WindowReport:
+        """The window's state, read in one transaction so the figures agree with each other."""
+        with self._uow_factory() as uow:
+            return WindowReport(
+                raw=uow.raw.state_counts(PROVIDER_BEATPORT, ENTITY_TRACK, window),
+                outcomes=uow.spotify.outcome_counts(window, self._not_found_ttl, self._clock()),
+                tracks=uow.catalog.track_count(window),
+                invalid_isrcs=uow.catalog.invalid_isrc_count(window),
+                quarantine_reasons=uow.raw.quarantine_reasons(
+                    PROVIDER_BEATPORT, ENTITY_TRACK, window
+                ),
+            )
+
+    def preview(self, window: DateWindow, limit: int = 5) -> list[dict[str, Any]]:
+        with self._uow_factory() as uow:
+            return uow.catalog.sample_tracks(window, limit)
+
+    def fingerprint(self, asset: str, window: DateWindow) -> str:
+        """A data version of one asset's partition: equal exactly when its content is equal."""
+        with self._uow_factory() as uow:
+            if asset == "raw":
+                return uow.raw.fingerprint(PROVIDER_BEATPORT, ENTITY_TRACK, window)
+            if asset == "processed":
+                return uow.catalog.fingerprint(window)
+            if asset == "enrichment":
+                return uow.spotify.fingerprint(window)
+        raise ValueError(f"unknown asset {asset!r}, expected one of {', '.join(ASSETS)}")
+
+    def partitions_needing_recheck(self) -> list[date]:
+        """Publish days with `error` outcomes or `not_found` ones past their TTL."""
+        with self._uow_factory() as uow:
+            return uow.spotify.partitions_needing_recheck(self._not_found_ttl, self._clock())
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _raw_record_in(track: Mapping[str, Any], window: DateWindow) -> RawRecordIn:
+    """The raw record of one Beatport track, partitioned by its publish date.
+
+    A track without a usable id or publish date is still stored (keyed by its content, in
+    the crawled window's first day) so that processing quarantines it visibly instead of it
+    vanishing before anyone sees it.
+    """
+    track_id = track.get("id")
+    if isinstance(track_id, int) and not isinstance(track_id, bool):
+        external_id = str(track_id)
+    else:
+        canonical = json.dumps(track, sort_keys=True, separators=(",", ":"), default=str)
+        external_id = "unkeyed:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+    partition = parse_iso_date(track.get("publish_date")) or window.start
+    return RawRecordIn(external_id=external_id, payload=dict(track), partition_date=partition)
+
+
+def _tally(result: EnrichResult, outcomes: Sequence[MatchOutcome]) -> None:
+    for outcome in outcomes:
+        result.processed += 1
+        if outcome.status is MatchStatus.FOUND:
+            result.found += 1
+        elif outcome.status is MatchStatus.NOT_FOUND:
+            result.not_found += 1
+        else:
+            result.errors += 1
+
+
+def _require_positive(value: int, name: str) -> None:
+    if value < 1:
+        raise ValueError(f"{name} must be at least 1, got {value}")
