@@ -130,12 +130,12 @@ class CatalogRepository:
             set_={name: stmt.excluded[name] for name in values[0] if name != "beatport_id"},
             where=sa.or_(*(table.c[c].is_distinct_from(stmt.excluded[c]) for c in content)),
         ).returning(table.c.beatport_id, table.c.id)
-        ids = dict(self._conn.execute(stmt, values).tuples().all())
+        ids = dict(self._conn.execute(stmt, values).all())
         written = len(ids)
         missing = [row["beatport_id"] for row in values if row["beatport_id"] not in ids]
         for chunk in chunks(missing):
             query = sa.select(table.c.beatport_id, table.c.id).where(table.c.beatport_id.in_(chunk))
-            ids.update(self._conn.execute(query).tuples().all())
+            ids.update(self._conn.execute(query).all())
         return ids, written
 
     def _save_track_rows(
@@ -262,7 +262,7 @@ class CatalogRepository:
                 .where(track_artists.c.track_id.in_(chunk))
                 .order_by(track_artists.c.track_id, track_artists.c.role, track_artists.c.position)
             )
-            for track_id, name in self._conn.execute(query).tuples():
+            for track_id, name in self._conn.execute(query):
                 names[track_id].append(name)
         return {track_id: tuple(found) for track_id, found in names.items()}
 
@@ -309,8 +309,8 @@ class CatalogRepository:
         if window is not None:
             track_query = track_query.where(in_window(tracks.c.publish_date, window))
             link_query = link_query.where(in_window(tracks.c.publish_date, window))
-        rows = [("track", *row) for row in self._conn.execute(track_query).tuples()]
-        rows += [("link", *row) for row in self._conn.execute(link_query).tuples()]
+        rows = [("track", *row) for row in self._conn.execute(track_query)]
+        rows += [("link", *row) for row in self._conn.execute(link_query)]
         return sorted(rows, key=lambda row: tuple(str(value) for value in row))
 
     def entity_rows(self) -> list[tuple[Any, ...]]:
@@ -318,9 +318,9 @@ class CatalogRepository:
         rows: list[tuple[Any, ...]] = []
         for table in (genres, sub_genres, labels, artists):
             query = sa.select(table.c.beatport_id, table.c.name, table.c.slug)
-            rows += [(table.name, *row) for row in self._conn.execute(query).tuples()]
+            rows += [(table.name, *row) for row in self._conn.execute(query)]
         query = sa.select(
             releases.c.beatport_id, releases.c.name, releases.c.slug, labels.c.beatport_id
         ).select_from(releases.outerjoin(labels, labels.c.id == releases.c.label_id))
-        rows += [("releases", *row) for row in self._conn.execute(query).tuples()]
+        rows += [("releases", *row) for row in self._conn.execute(query)]
         return sorted(rows, key=lambda row: tuple(str(value) for value in row))

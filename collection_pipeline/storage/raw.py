@@ -115,7 +115,7 @@ class RawRecordRepository:
                 ed.c.entity_type == entity_type,
                 ed.c.external_id.in_(chunk),
             )
-            stored.update(self._conn.execute(query).tuples().all())
+            stored.update(self._conn.execute(query).all())
         return stored
 
     def _write(self, values: list[dict[str, Any]]) -> Iterator[tuple[str, bool | None]]:
@@ -144,7 +144,7 @@ class RawRecordRepository:
             stmt = stmt.returning(ed.c.external_id, inserted)
         else:
             stmt = stmt.returning(ed.c.external_id, sa.null())
-        yield from self._conn.execute(stmt, values).tuples()
+        yield from self._conn.execute(stmt, values)
 
     def fetch_unprocessed(
         self, provider: str, entity_type: str, window: DateWindow, after_id: int, limit: int
@@ -164,7 +164,7 @@ class RawRecordRepository:
             .order_by(ed.c.id)
             .limit(limit)
         )
-        return [RawRecord(*row) for row in self._conn.execute(query).tuples()]
+        return [RawRecord(*row) for row in self._conn.execute(query)]
 
     def mark_processed(self, ids: Sequence[int], run_id: str) -> None:
         self._finish(sorted(set(ids)), run_id, None)
@@ -228,7 +228,7 @@ class RawRecordRepository:
             )
             .group_by(ed.c.processing_error)
         )
-        return dict(sorted(self._conn.execute(query).tuples()))
+        return dict(sorted(self._conn.execute(query)))
 
     def count_in_window(self, provider: str, entity_type: str, window: DateWindow) -> int:
         query = sa.select(sa.func.count()).where(*self._in(provider, entity_type, window))
@@ -239,7 +239,7 @@ class RawRecordRepository:
         query = sa.select(ed.c.external_id, ed.c.content_hash).where(
             *self._in(provider, entity_type, window)
         )
-        return rows_hash(sorted(self._conn.execute(query).tuples()))
+        return rows_hash(sorted(self._conn.execute(query)))
 
     def state_rows(self) -> list[tuple[Any, ...]]:
         """Every record's logical state (no ids, times or runs), sorted: for the digest."""
@@ -257,7 +257,7 @@ class RawRecordRepository:
             state,
             ed.c.processing_error,
         )
-        return sorted(self._conn.execute(query).tuples(), key=_sort_key)
+        return sorted(self._conn.execute(query), key=_sort_key)
 
     @staticmethod
     def _in(provider: str, entity_type: str, window: DateWindow) -> list[sa.ColumnElement[bool]]:

@@ -86,7 +86,7 @@ class SpotifyRepository:
             .where(*pending, tracks.c.isrc.in_(isrcs))
             .order_by(tracks.c.isrc, tracks.c.id)
         )
-        rows = list(self._conn.execute(track_query).tuples())
+        rows = list(self._conn.execute(track_query))
         names = self._catalog.artist_names([track_id for track_id, _, _ in rows])
         grouped: dict[str, list[TrackToMatch]] = {isrc: [] for isrc in isrcs}
         for track_id, isrc, name in rows:
@@ -158,7 +158,7 @@ class SpotifyRepository:
         found: dict[int, str] = {}
         for chunk in chunks(track_ids):
             query = sa.select(tracks.c.id, tracks.c.isrc).where(tracks.c.id.in_(chunk))
-            found.update(self._conn.execute(query).tuples().all())
+            found.update(self._conn.execute(query).all())
         missing = [track_id for track_id in track_ids if not found.get(track_id)]
         if missing:
             raise ValueError(f"outcomes for unknown tracks or tracks without ISRC: {missing[:10]}")
@@ -173,7 +173,7 @@ class SpotifyRepository:
                 ed.c.entity_type == ENTITY_TYPE,
                 ed.c.external_id.in_(chunk),
             )
-            found.update(self._conn.execute(query).tuples().all())
+            found.update(self._conn.execute(query).all())
         return found
 
     def outcome_counts(
@@ -240,4 +240,4 @@ class SpotifyRepository:
         ).select_from(m.join(tracks, tracks.c.id == m.c.track_id))
         if window is not None:
             query = query.where(in_window(tracks.c.publish_date, window))
-        return sorted(self._conn.execute(query).tuples(), key=lambda row: row[0])
+        return sorted(self._conn.execute(query), key=lambda row: row[0])

@@ -1,0 +1,271 @@
+"""Normalized catalogue: identity by Beatport id, lineage, link replacement.
+
+Also home of the small factories the other storage tests import: tracks are built here
+directly as `NormalizedTrack`s, independent of the normalization module.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any
+
+import sqlalchemy as sa
+
+from collection_pipeline.domain import (
+    ArtistCredit,
+    ArtistRole,
+    DateWindow,
+    NamedEntity,
+    NormalizedTrack,
+    Release,
+)
+from collection_pipeline.storage import Database, RawRecordIn, database_digest
+
+DAY = date(2024, 3, 1)
+WINDOW = DateWindow.single_day(DAY)
+
+
+def make_track(
+    beatport_id: int,
+    *,
+    isrc: str | None = None,
+    artists: tuple[tuple[int, str], ...] = ((1, "Artist One"),),
+    remixers: tuple[tuple[int, str], ...] = (),
+    label: tuple[int, str] | None = (100, "Label"),
+    release_id: int = 1000,
+    genre: tuple[int, str] = (5, "Techno"),
+    publish_date: date = DAY,
+    name: str | None = None,
+) -> NormalizedTrack:
+    """A track whose references are given as (Beatport id, name) pairs."""
+    credits = tuple(
+        ArtistCredit(NamedEntity(bp_id, artist_name), role, position)
+        for role, people in ((ArtistRole.ARTIST, artists), (ArtistRole.REMIXER, remixers))
+        for position, (bp_id, artist_name) in enumerate(people, start=1)
+    )
+    return NormalizedTrack(
+        beatport_id=beatport_id,
+        name=name or f"Track {beatport_id}",
+        mix_name="Original Mix",
+        isrc=isrc,
+        bpm=128,
+        key_name="A Minor",
+        camelot="8A",
+        length_ms=300_000,
+        publish_date=publish_date,
+        new_release_date=publish_date,
+        catalog_number=f"CAT{beatport_id}",
+        genre=NamedEntity(genre[0], genre[1], genre[1].lower()),
+        sub_genre=None,
+        release=Release(
+            release_id,
+            f"Release {release_id}",
+            None,
+            NamedEntity(label[0], label[1]) if label else None,
+        ),
+        credits=credits,
+    )
+
+
+def raw_payload(track: NormalizedTrack) -> dict[str, Any]:
+    """A stand-in raw record: content changes whenever the normalized track does."""
+    return {"id": track.beatport_id, "track": repr(track)}
+
+
+def store_tracks(db: Database, tracks: list[NormalizedTrack], run_id: str = "run-1") -> dict:
+    """Collect and process tracks the way the service does, in one unit of work."""
+    records = [
+        RawRecordIn(str(t.beatport_id), raw_payload(t), t.publish_date or DAY) for t in tracks
+    ]
+    with db.unit_of_work() as uow:
+        uow.raw.upsert_records("beatport", "track", records, run_id)
+        raw_ids = {
+            r.external_id: r.id
+            for r in uow.raw.fetch_unprocessed(
+                "beatport", "track", DateWindow(date(2000, 1, 1), date(2100, 1, 1)), 0, 100_000
+            )
+        }
+        written = uow.catalog.save_tracks(
+            [(raw_ids[str(t.beatport_id)], t) for t in tracks if str(t.beatport_id) in raw_ids],
+            run_id,
+        )
+        uow.raw.mark_processed(list(raw_ids.values()), run_id)
+        uow.commit()
+    return written
+
+
+def query(db: Database, sql: str, **params: Any) -> list[tuple[Any, ...]]:
+    with db.engine.connect() as conn:
+        return [tuple(row) for row in conn.execute(sa.text(sql), params)]
+
+
+def links(db: Database, beatport_id: int) -> list[tuple[str, int, int]]:
+    """(role, position, artist Beatport id) of one track, in credit order."""
+    return query(
+        db,
+        "SELECT ta.role, ta.position, a.beatport_id FROM track_artists ta "
+        "JOIN tracks t ON t.id = ta.track_id JOIN artists a ON a.id = ta.artist_id "
+        "WHERE t.beatport_id = :bp ORDER BY ta.role, ta.position",
+        bp=beatport_id,
+    )
+
+
+def new_database(url: str) -> Database:
+    db = Database(url)
+    db.upgrade()
+    return db
+
+
+def test_null_or_repeated_isrc_never_duplicates_tracks(database_url: str) -> None:
+    db = new_database(database_url)
+    tracks = [
+        make_track(1, isrc=None),
+        make_track(2, isrc=None),
+        make_track(3, isrc="GBAAA2400001"),
+        make_track(4, isrc="GBAAA2400001"),
+    ]
+    store_tracks(db, tracks)
+    store_tracks(db, [make_track(1, isrc=None, name="renamed"), make_track(3, isrc=None)], "run-2")
+    rows = query(db, "SELECT beatport_id, isrc, name FROM tracks ORDER BY beatport_id")
+    assert rows == [
+        (1, None, "renamed"),
+        (2, None, "Track 2"),
+        (3, None, "Track 3"),
+        (4, "GBAAA2400001", "Track 4"),
+    ]
+    db.dispose()
+
+
+def test_namesake_artists_and_labels_stay_separate(database_url: str) -> None:
+    db = new_database(database_url)
+    store_tracks(
+        db,
+        [
+            make_track(1, artists=((10, "Namesake"),), label=(100, "Records"), release_id=1),
+            make_track(2, artists=((11, "Namesake"),), label=(101, "Records"), release_id=2),
+        ],
+    )
+    assert query(db, "SELECT beatport_id, name FROM artists ORDER BY beatport_id") == [
+        (10, "Namesake"),
+        (11, "Namesake"),
+    ]
+    assert query(db, "SELECT beatport_id FROM labels ORDER BY beatport_id") == [(100,), (101,)]
+    assert links(db, 1) == [("artist", 1, 10)]
+    assert links(db, 2) == [("artist", 1, 11)]
+    label_of_track_2 = query(
+        db,
+        "SELECT l.beatport_id FROM tracks t JOIN releases r ON r.id = t.release_id "
+        "JOIN labels l ON l.id = r.label_id WHERE t.beatport_id = 2",
+    )
+    assert label_of_track_2 == [(101,)]
+    db.dispose()
+
+
+def test_changed_artists_replace_links_instead_of_appending(database_url: str) -> None:
+    db = new_database(database_url)
+    store_tracks(db, [make_track(1, artists=((10, "A"), (11, "B")), remixers=((12, "C"),))])
+    assert links(db, 1) == [("artist", 1, 10), ("artist", 2, 11), ("remixer", 1, 12)]
+
+    store_tracks(db, [make_track(1, artists=((11, "B"),), remixers=((13, "D"),))], "run-2")
+
+    assert links(db, 1) == [("artist", 1, 11), ("remixer", 1, 13)]
+    db.dispose()
+
+
+def test_every_normalized_row_has_lineage(database_url: str) -> None:
+    db = new_database(database_url)
+    store_tracks(db, [make_track(1, remixers=((2, "R"),)), make_track(3)], "run-7")
+    for table in ("tracks", "artists", "releases", "labels", "genres", "track_artists"):
+        orphans = query(
+            db,
+            f"SELECT count(*) FROM {table} x LEFT JOIN external_data e "
+            "ON e.id = x.source_record_id WHERE e.id IS NULL OR x.run_id <> 'run-7'",
+        )
+        assert orphans == [(0,)], table
+    traced = query(
+        db,
+        "SELECT t.beatport_id, e.external_id FROM tracks t "
+        "JOIN external_data e ON e.id = t.source_record_id ORDER BY t.beatport_id",
+    )
+    assert traced == [(1, "1"), (3, "3")]
+    db.dispose()
+
+
+def test_saving_the_same_tracks_again_writes_nothing(database_url: str) -> None:
+    db = new_database(database_url)
+    tracks = [make_track(n, isrc=f"GBAAA24{n:05d}", artists=((n % 3, "A"),)) for n in range(20)]
+    store_tracks(db, tracks)
+    digest = database_digest(db)
+    raw_ids = dict(query(db, "SELECT external_id, id FROM external_data"))
+    with db.unit_of_work() as uow:
+        written = uow.catalog.save_tracks(
+            [(raw_ids[str(t.beatport_id)], t) for t in tracks], "run-2"
+        )
+        uow.commit()
+    assert {table: count for table, count in written.items() if table != "track_artists"} == {
+        "genres": 0,
+        "sub_genres": 0,
+        "labels": 0,
+        "releases": 0,
+        "artists": 0,
+        "tracks": 0,
+    }
+    assert database_digest(db) == digest
+    db.dispose()
+
+
+def test_window_queries(database_url: str) -> None:
+    db = new_database(database_url)
+    store_tracks(
+        db,
+        [
+            make_track(1, isrc="GBAAA2400001"),
+            make_track(2),
+            make_track(3, publish_date=date(2024, 3, 2)),
+        ],
+    )
+    with db.unit_of_work() as uow:
+        assert uow.catalog.track_count(WINDOW) == 2
+        sample = uow.catalog.sample_tracks(WINDOW, limit=1)
+        before = uow.catalog.fingerprint(WINDOW)
+        other_day = uow.catalog.fingerprint(DateWindow.single_day(date(2024, 3, 2)))
+    assert sample == [
+        {
+            "beatport_id": 1,
+            "name": "Track 1",
+            "mix_name": "Original Mix",
+            "isrc": "GBAAA2400001",
+            "bpm": 128,
+            "key_name": "A Minor",
+            "publish_date": DAY,
+            "genre": "Techno",
+            "label": "Label",
+            "artists": "Artist One",
+        }
+    ]
+    store_tracks(db, [make_track(3, publish_date=date(2024, 3, 2), artists=((9, "New"),))], "r2")
+    with db.unit_of_work() as uow:
+        assert uow.catalog.fingerprint(WINDOW) == before
+        assert uow.catalog.fingerprint(DateWindow.single_day(date(2024, 3, 2))) != other_day
+    db.dispose()
+
+
+def test_invalid_isrc_count_counts_rejected_raw_isrcs(database_url: str) -> None:
+    db = new_database(database_url)
+    tracks = [
+        make_track(1, isrc=None),
+        make_track(2, isrc=None),
+        make_track(3, isrc="GBAAA2400001"),
+    ]
+    payloads = {1: {"isrc": "not-an-isrc"}, 2: {"isrc": None}, 3: {"isrc": "GB-AAA-24-00001"}}
+    with db.unit_of_work() as uow:
+        uow.raw.upsert_records(
+            "beatport",
+            "track",
+            [RawRecordIn(str(bp), payload, DAY) for bp, payload in payloads.items()],
+            "run-1",
+        )
+        records = uow.raw.fetch_unprocessed("beatport", "track", WINDOW, 0, 10)
+        uow.catalog.save_tracks(list(zip([r.id for r in records], tracks, strict=True)), "run-1")
+        assert uow.catalog.invalid_isrc_count(WINDOW) == 1
+    db.dispose()
