@@ -1,0 +1,217 @@
+"""`collection-pipeline`: run the pipeline, open the UI and migrate, on one persistent instance.
+
+Dagster keeps run history in $DAGSTER_HOME. Left unset, `dagster` commands use a throw-away
+directory, so a run started here would never show in `dagster dev`. Every subcommand therefore
+resolves one DAGSTER_HOME first (the variable if set, else `.collection/dagster_home` in the
+project folder), creates it and copies the project's dagster.yaml into it, so the CLI run, the
+UI and the catalogue's default SQLite file all live in the same place with no setup step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from collection_pipeline import settings
+
+ASSET_KEYS = ("raw_beatport_tracks", "processed_tracks", "spotify_enrichments")
+RANGE_START_TAG = "dagster/asset_partition_range_start"
+RANGE_END_TAG = "dagster/asset_partition_range_end"
+
+
+def project_root() -> Path | None:
+    """The checkout holding dagster.yaml: the package's parent (editable install) or cwd upward."""
+    candidates = [Path(__file__).resolve().parent.parent, *[Path.cwd(), *Path.cwd().parents]]
+    for folder in candidates:
+        if (folder / "dagster.yaml").is_file() and (folder / "pyproject.toml").is_file():
+            return folder
+    return None
+
+
+def ensure_dagster_home() -> Path:
+    """Resolve, create and export DAGSTER_HOME; seed it with the project's dagster.yaml once."""
+    root = project_root()
+    configured = os.environ.get("DAGSTER_HOME")
+    home = Path(configured) if configured else (root or Path.cwd()) / ".collection/dagster_home"
+    home = home.expanduser().resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists() and root is not None:
+        shutil.copyfile(root / "dagster.yaml", target)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _display_url(url: str) -> str:
+    return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def _yesterday() -> date:
+    return datetime.now(UTC).date() - timedelta(days=1)
+
+
+def _check_range(start: date, end: date) -> str | None:
+    """Why the inclusive range [start, end] is not a range of existing partitions, if it isn't."""
+    first, last = settings.start_date(), _yesterday()
+    if end < start:
+        return f"--end {end} is before --start {start}"
+    if start < first:
+        return f"--start {start} is before {settings.START_DATE.name}={first}"
+    if end > last:
+        return f"--end {end} is not a complete day yet (the last partition is {last})"
+    return None
+
+
+def _value(metadata: dict[str, Any], key: str) -> Any:
+    entry = metadata.get(key)
+    return getattr(entry, "value", entry)
+
+
+def summarize(metadata_by_asset: dict[str, dict[str, Any]]) -> list[str]:
+    """A few lines saying what was collected, processed and matched."""
+    lines = []
+    raw = metadata_by_asset.get("raw_beatport_tracks")
+    if raw is not None:
+        lines.append(
+            f"Collected  {_value(raw, 'records_received')} Beatport tracks "
+            f"(API count {_value(raw, 'api_count')}; new {_value(raw, 'new')}, changed "
+            f"{_value(raw, 'changed')}, unchanged {_value(raw, 'unchanged')}) "
+            f"with {_value(raw, 'requests')} requests"
+        )
+    processed = metadata_by_asset.get("processed_tracks")
+    if processed is not None:
+        lines.append(
+            f"Processed  {_value(processed, 'processed')} raw records into the catalogue "
+            f"({_value(processed, 'quarantined')} quarantined); "
+            f"{_value(processed, 'dagster/row_count')} tracks in the range"
+        )
+    enriched = metadata_by_asset.get("spotify_enrichments")
+    if enriched is not None:
+        lines.append(
+            f"Matched    {_value(enriched, 'window_found')} tracks on Spotify, "
+            f"{_value(enriched, 'window_not_found')} not found, "
+            f"{_value(enriched, 'window_error')} errors "
+            f"(match rate {_value(enriched, 'window_match_rate'):.0%}; "
+            f"{_value(enriched, 'requests')} requests, "
+            f"{_value(enriched, 'rate_limited_429')} rate-limited)"
+        )
+    return lines
+
+
+def run(start: date, end: date, assets: Sequence[str]) -> int:
+    """Materialize `assets` for the inclusive day range in one run on the persistent instance."""
+    home = ensure_dagster_home()
+    problem = _check_range(start, end)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    import dagster as dg
+
+    from collection_pipeline.definitions import defs
+
+    job = defs.resolve_implicit_global_asset_job_def()
+    print(f"DAGSTER_HOME {home}")
+    print(f"Catalogue    {_display_url(settings.database_url())}")
+    print(f"Source       {settings.source_mode()}; publish days {start}..{end}")
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            instance=instance,
+            asset_selection=[dg.AssetKey(key) for key in assets],
+            tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
+            raise_on_error=False,
+        )
+    metadata: dict[str, dict[str, Any]] = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.step_materialization_data.materialization
+        metadata.setdefault(materialization.asset_key.to_user_string(), materialization.metadata)
+    failed_checks = [
+        f"{e.asset_key.to_user_string()}:{e.check_name}"
+        for e in result.get_asset_check_evaluations()
+        if not e.passed
+    ]
+    print()
+    print("\n".join(summarize(metadata)))
+    if failed_checks:
+        print(f"Checks     failed: {', '.join(failed_checks)}")
+    print(f"Run        {result.run_id} {'succeeded' if result.success else 'FAILED'}")
+    print("Browse it  collection-pipeline dev   (then open http://127.0.0.1:3000)")
+    return 0 if result.success else 1
+
+
+def dev(extra: Sequence[str]) -> int:
+    """Replace this process with `dagster dev` on the same DAGSTER_HOME."""
+    home = ensure_dagster_home()
+    command = ["dagster", "dev", "-m", "collection_pipeline.definitions", *extra]
+    executable = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
+    print(f"DAGSTER_HOME {home}", flush=True)
+    os.chdir(home)  # dagster dev expects the instance's dagster.yaml in its working directory
+    os.execv(executable, command)
+    return 0  # pragma: no cover - execv does not return
+
+
+def migrate() -> int:
+    """Bring the catalogue schema to the latest migration."""
+    ensure_dagster_home()
+    from collection_pipeline.storage import Database
+
+    url = settings.database_url()
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+    database = Database(url)
+    try:
+        database.upgrade()
+    finally:
+        database.dispose()
+    print(f"Catalogue schema is at head: {_display_url(url)}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="collection-pipeline",
+        description="Collect Beatport tracks and match them on Spotify (a Dagster pipeline).",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser(
+        "run", help="collect, process and match a range of publish days in one run"
+    )
+    run_parser.add_argument(
+        "--start", type=date.fromisoformat, help="first publish day (default: yesterday, UTC)"
+    )
+    run_parser.add_argument(
+        "--end", type=date.fromisoformat, help="last publish day, inclusive (default: --start)"
+    )
+    run_parser.add_argument(
+        "--asset",
+        dest="assets",
+        action="append",
+        choices=ASSET_KEYS,
+        help="materialize only these assets (repeatable; default: all three)",
+    )
+    commands.add_parser("dev", help="start the Dagster UI and daemon on the same instance")
+    commands.add_parser("migrate", help="bring the catalogue schema to the latest migration")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args, extra = _parser().parse_known_args(argv)
+    if args.command == "dev":
+        return dev(extra)
+    if extra:
+        _parser().error(f"unrecognized arguments: {' '.join(extra)}")
+    if args.command == "migrate":
+        return migrate()
+    start = args.start or _yesterday()
+    return run(start, args.end or start, args.assets or ASSET_KEYS)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
