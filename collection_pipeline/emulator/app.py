@@ -173,7 +173,7 @@ class Emulator:
                 if throttled is not None:
                     return throttled
         fault = None
-        if self.faulty and service != "control":
+        if self.faulty and api:  # data routes only: token endpoints stay reliable
             key = f"{request.method} {request.url.path}?{request.url.query}"
             fault = self.faults.decide(route, key, shiftable=route == "beatport.tracks")
             if fault == "server_error":

@@ -108,6 +108,7 @@ class FaultPlan:
         self.attempts: Counter[str] = Counter()
         self.streaks: Counter[str] = Counter()
         self.burst_left = 0
+        self.burst_cooldown = False
         self.burst_rolls = 0
         self.beatport_track_requests = 0
         self.revoked_once = False
@@ -116,6 +117,7 @@ class FaultPlan:
         self.attempts.clear()
         self.streaks.clear()
         self.burst_left = 0
+        self.burst_cooldown = False
         self.burst_rolls = 0
         self.beatport_track_requests = 0
         self.revoked_once = False
@@ -146,10 +148,15 @@ class FaultPlan:
         """Retry-After of an ongoing or new 429 burst on Spotify, else None."""
         if self.burst_left > 0:
             self.burst_left -= 1
+            self.burst_cooldown = self.burst_left == 0
             return self.rates.burst_retry_after_s
+        if self.burst_cooldown:  # the request right after a burst always passes
+            self.burst_cooldown = False
+            return None
         self.burst_rolls += 1
         if unit_interval(self.seed, "burst", self.burst_rolls) < self.rates.burst_429:
             self.burst_left = self.rates.burst_length - 1
+            self.burst_cooldown = self.burst_left == 0
             return self.rates.burst_retry_after_s
         return None
 
