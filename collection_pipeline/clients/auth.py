@@ -1,0 +1,221 @@
+"""Bearer tokens for both services: cached, renewed before expiry, refreshed once after a 401.
+
+Secrets live only in these objects and in request headers; reprs mask them, and every message
+names the environment variable to fix instead of echoing a value.
+"""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from collection_pipeline.clients.errors import ApiError, AuthenticationError
+
+PostForm = Callable[[str, Mapping[str, str], Mapping[str, str]], Any]
+"""(url, form fields, headers) -> decoded JSON; the client's policy sender, unauthenticated."""
+
+
+def mask(secret: str | None) -> str:
+    return "None" if secret is None else "'***'"
+
+
+class _CachedToken:
+    """A token renewed `renew_margin_s` before expiry (at most a quarter of its lifetime early)."""
+
+    def __init__(self, clock: Callable[[], float], renew_margin_s: float) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._renew_margin_s = renew_margin_s
+        self._token: str | None = None
+        self._renew_at = float("inf")
+        self._failure: AuthenticationError | None = None
+
+    def _store(self, token: str, expires_in: float | None) -> None:
+        self._token = token
+        if expires_in:
+            margin = min(self._renew_margin_s, expires_in / 4)
+            self._renew_at = self._clock() + expires_in - margin
+        else:
+            self._renew_at = float("inf")
+
+    def _needs_renewal(self) -> bool:
+        return self._token is None or self._clock() >= self._renew_at
+
+
+class SpotifyCredentials(_CachedToken):
+    """Client-credentials flow (HTTP Basic) for the Spotify Web API."""
+
+    HINT = "check SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
+
+    def __init__(
+        self,
+        token_url: str,
+        client_id: str,
+        client_secret: str,
+        post_form: PostForm,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        renew_margin_s: float = 60.0,
+    ) -> None:
+        super().__init__(clock, renew_margin_s)
+        if not client_id or not client_secret:
+            missing = [
+                name
+                for name, value in (
+                    ("SPOTIFY_CLIENT_ID", client_id),
+                    ("SPOTIFY_CLIENT_SECRET", client_secret),
+                )
+                if not value
+            ]
+            raise AuthenticationError(f"Spotify credentials missing: set {', '.join(missing)}")
+        self._token_url = token_url
+        self._client_id = client_id
+        self._client_secret = client_secret
+        self._post_form = post_form
+
+    def __repr__(self) -> str:
+        return (
+            f"SpotifyCredentials(token_url={self._token_url!r}, client_id={mask(self._client_id)}, "
+            f"client_secret={mask(self._client_secret)})"
+        )
+
+    def token(self) -> str:
+        with self._lock:
+            if self._needs_renewal():
+                self._fetch()
+            assert self._token is not None
+            return self._token
+
+    def refresh(self, stale: str) -> None:
+        with self._lock:
+            if self._token == stale:
+                self._fetch()
+
+    def rejected_message(self) -> str:
+        return f"Spotify rejected a freshly issued access token (401); {self.HINT}"
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self._client_id, self._client_secret, self._token) if s)
+
+    def _fetch(self) -> None:
+        if self._failure is not None:
+            raise self._failure  # wrong credentials stay wrong: do not hammer the token endpoint
+        basic = base64.b64encode(f"{self._client_id}:{self._client_secret}".encode()).decode()
+        try:
+            body = self._post_form(
+                self._token_url,
+                {"grant_type": "client_credentials"},
+                {"Authorization": f"Basic {basic}"},
+            )
+            self._store(str(body["access_token"]), float(body.get("expires_in") or 3600))
+        except (ApiError, KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ApiError) and exc.retryable:
+                raise
+            self._failure = AuthenticationError(
+                f"Spotify token request failed ({_reason(exc)}); {self.HINT}"
+            )
+            raise self._failure from None
+
+
+class BeatportCredentials(_CachedToken):
+    """A Beatport access token, refreshed through refresh token + client id when configured."""
+
+    def __init__(
+        self,
+        token_url: str,
+        access_token: str | None,
+        refresh_token: str | None,
+        client_id: str | None,
+        post_form: PostForm,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        renew_margin_s: float = 60.0,
+    ) -> None:
+        super().__init__(clock, renew_margin_s)
+        self._token_url = token_url
+        self._token = access_token or None
+        self._refresh_token = refresh_token or None
+        self._client_id = client_id or None
+        self._post_form = post_form
+        if self._token is None and not self.can_refresh:
+            raise AuthenticationError(
+                "Beatport credentials missing: set BEATPORT_ACCESS_TOKEN, or BEATPORT_REFRESH_TOKEN"
+                " and BEATPORT_CLIENT_ID"
+            )
+
+    def __repr__(self) -> str:
+        return (
+            f"BeatportCredentials(token_url={self._token_url!r}, access_token={mask(self._token)},"
+            f" refresh_token={mask(self._refresh_token)}, client_id={mask(self._client_id)})"
+        )
+
+    @property
+    def can_refresh(self) -> bool:
+        return self._refresh_token is not None and self._client_id is not None
+
+    def token(self) -> str:
+        with self._lock:
+            if self._needs_renewal() and (self._token is None or self.can_refresh):
+                self._refresh()
+            assert self._token is not None
+            return self._token
+
+    def refresh(self, stale: str) -> None:
+        with self._lock:
+            if self._token != stale:
+                return  # another worker refreshed already
+            if not self.can_refresh:
+                raise AuthenticationError(
+                    "Beatport rejected BEATPORT_ACCESS_TOKEN (401) and no refresh is configured: "
+                    "set a valid BEATPORT_ACCESS_TOKEN, or BEATPORT_REFRESH_TOKEN and "
+                    "BEATPORT_CLIENT_ID"
+                )
+            self._refresh()
+
+    def rejected_message(self) -> str:
+        return (
+            "Beatport rejected a freshly refreshed access token (401); check "
+            "BEATPORT_REFRESH_TOKEN and BEATPORT_CLIENT_ID"
+        )
+
+    def secrets(self) -> tuple[str, ...]:
+        return tuple(s for s in (self._token, self._refresh_token, self._client_id) if s)
+
+    def _refresh(self) -> None:
+        if self._failure is not None:
+            raise self._failure
+        assert self._refresh_token is not None
+        assert self._client_id is not None
+        try:
+            body = self._post_form(
+                self._token_url,
+                {
+                    "grant_type": "refresh_token",
+                    "refresh_token": self._refresh_token,
+                    "client_id": self._client_id,
+                },
+                {},
+            )
+            self._store(str(body["access_token"]), float(body.get("expires_in") or 36000))
+            self._refresh_token = str(body.get("refresh_token") or self._refresh_token)
+        except (ApiError, KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ApiError) and exc.retryable:
+                raise
+            self._failure = AuthenticationError(
+                f"Beatport token refresh failed ({_reason(exc)}); check BEATPORT_REFRESH_TOKEN "
+                "and BEATPORT_CLIENT_ID"
+            )
+            raise self._failure from None
+
+
+def _reason(exc: Exception) -> str:
+    """A short, secret-free reason: the status for API errors, the type otherwise."""
+    status = getattr(exc, "status", None)
+    if status is not None:
+        return f"status {status}"
+    if isinstance(exc, AuthenticationError):
+        return "401 Unauthorized"
+    return f"unexpected token response: {type(exc).__name__}"
