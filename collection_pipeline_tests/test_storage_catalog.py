@@ -269,3 +269,39 @@ def test_invalid_isrc_count_counts_rejected_raw_isrcs(database_url: str) -> None
         uow.catalog.save_tracks(list(zip([r.id for r in records], tracks, strict=True)), "run-1")
         assert uow.catalog.invalid_isrc_count(WINDOW) == 1
     db.dispose()
+
+
+def test_bulk_writes_send_a_bounded_number_of_statements(database_url: str) -> None:
+    """Rows are batched into multi-row statements, not sent one statement per row.
+
+    (A bound literal in ON CONFLICT ... SET once made SQLAlchemy send the raw upsert row by row.)
+    """
+    from datetime import UTC, datetime
+
+    from collection_pipeline.domain import MatchOutcome, MatchStatus
+
+    db = new_database(database_url)
+    executions: list[str] = []
+    sa.event.listen(
+        db.engine, "before_cursor_execute", lambda *args: executions.append(args[2].split()[0])
+    )
+    tracks = [
+        make_track(n, isrc=f"GBAAA24{n:05d}", artists=((n, "A"), (n + 1, "B")), release_id=n)
+        for n in range(60)
+    ]
+    store_tracks(db, tracks)
+    assert len(executions) <= 25  # begin, raw upsert + reads, ~2 per table, links, marking
+    executions.clear()
+    ids = dict(query(db, "SELECT beatport_id, id FROM tracks"))
+    executions.clear()
+    now = datetime.now(UTC)
+    with db.unit_of_work() as uow:
+        uow.spotify.save_outcomes(
+            [MatchOutcome(ids[n], MatchStatus.NOT_FOUND, now) for n in range(60)], "r"
+        )
+        uow.spotify.save_outcomes(
+            [MatchOutcome(ids[n], MatchStatus.NOT_FOUND, now) for n in range(60)], "r"
+        )
+        uow.commit()
+    assert executions.count("INSERT") == 2  # one per save_outcomes call
+    db.dispose()

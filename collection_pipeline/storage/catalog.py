@@ -253,18 +253,37 @@ class CatalogRepository:
         return rows
 
     def artist_names(self, track_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
-        """Credited names per track: artists first, then remixers, each in credit order."""
-        names: dict[int, list[str]] = defaultdict(list)
+        """Credited names per track: artists first, then remixers, each in credit order.
+
+        Links and names are read in two indexed lookups rather than one join, which the
+        planner would answer with a hash join over the whole artists table.
+        """
+        credits: dict[int, list[int]] = defaultdict(list)
         for chunk in chunks(sorted(track_ids)):
             query = (
-                sa.select(track_artists.c.track_id, artists.c.name)
-                .join(artists, artists.c.id == track_artists.c.artist_id)
+                sa.select(track_artists.c.track_id, track_artists.c.artist_id)
                 .where(track_artists.c.track_id.in_(chunk))
                 .order_by(track_artists.c.track_id, track_artists.c.role, track_artists.c.position)
             )
-            for track_id, name in self._conn.execute(query):
-                names[track_id].append(name)
-        return {track_id: tuple(found) for track_id, found in names.items()}
+            for track_id, artist_id in self._conn.execute(query):
+                credits[track_id].append(artist_id)
+        names = self._columns_by_id(artists, {a for ids in credits.values() for a in ids}, "name")
+        return {
+            track_id: tuple(names[artist_id][0] for artist_id in ids)
+            for track_id, ids in credits.items()
+        }
+
+    def _columns_by_id(
+        self, table: sa.Table, ids: set[int], *columns: str
+    ) -> dict[int, tuple[Any, ...]]:
+        """Selected columns of the rows with these ids (primary-key lookups, chunked)."""
+        found: dict[int, tuple[Any, ...]] = {}
+        for chunk in chunks(sorted(ids)):
+            query = sa.select(table.c.id, *(table.c[c] for c in columns)).where(
+                table.c.id.in_(chunk)
+            )
+            found.update((row[0], tuple(row[1:])) for row in self._conn.execute(query))
+        return found
 
     def fingerprint(self, window: DateWindow) -> str:
         """Data version of the window's tracks, their references and links."""
@@ -275,43 +294,68 @@ class CatalogRepository:
 
         Tracks with their columns and the Beatport ids and names of what they reference,
         followed by their links; surrogate ids, times, runs and lineage ids are left out.
+        References are resolved by primary-key lookups (see `artist_names`).
         """
-        genre, sub_genre = genres.alias("g"), sub_genres.alias("sg")
-        release, label = releases.alias("r"), labels.alias("l")
         track_query = sa.select(
+            tracks.c.id,
             tracks.c.beatport_id,
             *(tracks.c[name] for name in TRACK_COLUMNS),
-            genre.c.beatport_id,
-            genre.c.name,
-            sub_genre.c.beatport_id,
-            sub_genre.c.name,
-            release.c.beatport_id,
-            release.c.name,
-            label.c.beatport_id,
-            label.c.name,
-        ).select_from(
-            tracks.outerjoin(genre, genre.c.id == tracks.c.genre_id)
-            .outerjoin(sub_genre, sub_genre.c.id == tracks.c.sub_genre_id)
-            .outerjoin(release, release.c.id == tracks.c.release_id)
-            .outerjoin(label, label.c.id == release.c.label_id)
-        )
-        link_query = sa.select(
-            tracks.c.beatport_id,
-            track_artists.c.role,
-            track_artists.c.position,
-            artists.c.beatport_id,
-            artists.c.name,
-        ).select_from(
-            track_artists.join(tracks, tracks.c.id == track_artists.c.track_id).join(
-                artists, artists.c.id == track_artists.c.artist_id
-            )
+            tracks.c.genre_id,
+            tracks.c.sub_genre_id,
+            tracks.c.release_id,
         )
         if window is not None:
             track_query = track_query.where(in_window(tracks.c.publish_date, window))
-            link_query = link_query.where(in_window(tracks.c.publish_date, window))
-        rows = [("track", *row) for row in self._conn.execute(track_query)]
-        rows += [("link", *row) for row in self._conn.execute(link_query)]
-        return sorted(rows, key=lambda row: tuple(str(value) for value in row))
+        found = list(self._conn.execute(track_query))
+        refs = self._references(found)
+        link_rows = self._link_rows({row[0]: row[1] for row in found})
+        rows = [
+            (
+                "track",
+                *row[1:-3],
+                *refs[genres].get(row[-3], (None, None)),
+                *refs[sub_genres].get(row[-2], (None, None)),
+                *refs[releases].get(row[-1], (None,) * 4),
+            )
+            for row in found
+        ]
+        return sorted(rows + link_rows, key=lambda row: tuple(str(value) for value in row))
+
+    def _references(self, found: list[Any]) -> dict[sa.Table, dict[int, tuple[Any, ...]]]:
+        """(Beatport id, name[, label Beatport id, label name]) of what the tracks reference."""
+        refs = {
+            table: self._columns_by_id(
+                table, {row[position] for row in found if row[position]}, "beatport_id", "name"
+            )
+            for table, position in ((genres, -3), (sub_genres, -2))
+        }
+        release_rows = self._columns_by_id(
+            releases, {row[-1] for row in found if row[-1]}, "beatport_id", "name", "label_id"
+        )
+        label_rows = self._columns_by_id(
+            labels, {row[2] for row in release_rows.values() if row[2]}, "beatport_id", "name"
+        )
+        refs[releases] = {
+            release_id: (*row[:2], *label_rows.get(row[2], (None, None)))
+            for release_id, row in release_rows.items()
+        }
+        return refs
+
+    def _link_rows(self, beatport_ids: dict[int, int]) -> list[tuple[Any, ...]]:
+        links: list[Any] = []
+        for chunk in chunks(sorted(beatport_ids)):
+            query = sa.select(
+                track_artists.c.track_id,
+                track_artists.c.role,
+                track_artists.c.position,
+                track_artists.c.artist_id,
+            ).where(track_artists.c.track_id.in_(chunk))
+            links += self._conn.execute(query).all()
+        names = self._columns_by_id(artists, {row[3] for row in links}, "beatport_id", "name")
+        return [
+            ("link", beatport_ids[track_id], role, position, *names[artist_id])
+            for track_id, role, position, artist_id in links
+        ]
 
     def entity_rows(self) -> list[tuple[Any, ...]]:
         """Every genre, sub-genre, label, release and artist by Beatport id: for the digest."""

@@ -134,7 +134,7 @@ class RawRecordRepository:
                 "last_seen_at": stmt.excluded.last_seen_at,
                 "run_id": stmt.excluded.run_id,
                 "processed_at": stmt.excluded.processed_at,
-                "processing_error": None,
+                "processing_error": sa.null(),  # a bound None would defeat insertmanyvalues
                 "processed_run_id": stmt.excluded.processed_run_id,
             },
             where=ed.c.content_hash != stmt.excluded.content_hash,
