@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 
 import httpx
 import pytest
@@ -83,3 +84,134 @@ def test_missing_authorization_is_401(emulator_url) -> None:
     response = httpx.get(f"{emulator_url()}/v4/catalog/tracks/")
     assert response.status_code == 401
     assert response.json() == {"detail": "Authentication credentials were not provided."}
+
+
+def test_filters_isrc_sub_genre_new_release_and_order(beatport: httpx.Client) -> None:
+    window = {"genre_id": "5,11,12,90,6,1", "publish_date": "2024-03-01:2024-03-10"}
+    everything = []
+    for page in (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12):
+        everything += beatport.get(
+            "/v4/catalog/tracks/", params={**window, "per_page": 100, "page": page}
+        ).json()["results"]
+    assert len(everything) == 1200
+    with_sub = [t for t in everything if t["sub_genre"]]
+    sub_id = with_sub[0]["sub_genre"]["id"]
+    by_sub = beatport.get(
+        "/v4/catalog/tracks/", params={**window, "sub_genre_id": sub_id, "per_page": 100}
+    ).json()
+    assert by_sub["count"] == sum(1 for t in with_sub if t["sub_genre"]["id"] == sub_id)
+    old = beatport.get(
+        "/v4/catalog/tracks/",
+        params={**window, "new_release_date": ":2024-02-01", "per_page": 100},
+    ).json()
+    expected_old = [t for t in everything if t["new_release_date"] <= "2024-02-01"]
+    assert old["count"] == len(expected_old) > 0
+    isrcs = [t["isrc"] for t in everything if t["isrc"]]
+    by_isrc = beatport.get("/v4/catalog/tracks/", params={"isrc": isrcs[0]}).json()
+    assert by_isrc["count"] >= isrcs.count(isrcs[0])
+    assert all(t["isrc"] == isrcs[0] for t in by_isrc["results"])
+    newest = beatport.get(
+        "/v4/catalog/tracks/", params={**window, "order_by": "-publish_date", "per_page": 5}
+    ).json()["results"]
+    assert newest[0]["publish_date"] == "2024-03-10"
+    assert [t["id"] for t in newest] == sorted((t["id"] for t in newest), reverse=True)
+
+
+def test_compilations_reuse_an_original_isrc_and_artists(beatport: httpx.Client) -> None:
+    window = {"genre_id": "5", "publish_date": "2024-01-01:2024-06-30", "per_page": 100}
+    seen: dict[str, dict] = {}
+    for page in range(1, 38):
+        for track in beatport.get("/v4/catalog/tracks/", params={**window, "page": page}).json()[
+            "results"
+        ]:
+            if track["isrc"] in seen:
+                original = seen[track["isrc"]]
+                assert original["artists"] == track["artists"]
+                assert original["publish_date"] < track["publish_date"]
+                assert original["id"] != track["id"]
+                return
+            if track["isrc"]:
+                seen[track["isrc"]] = track
+    pytest.fail("no compilation reuse found in half a year of House")
+
+
+def test_invalid_filters_are_400(beatport: httpx.Client) -> None:
+    bad_date = beatport.get("/v4/catalog/tracks/", params={"publish_date": "2024-13-01:"})
+    assert bad_date.status_code == 400
+    assert bad_date.json() == {"publish_date": ["Enter a valid date."]}
+    bad_genre = beatport.get("/v4/catalog/tracks/", params={"genre_id": "4242"})
+    assert bad_genre.status_code == 400
+    assert "genre_id" in bad_genre.json()
+
+
+def test_per_page_defaults_to_10_and_is_clamped_at_100(beatport: httpx.Client) -> None:
+    assert beatport.get("/v4/catalog/tracks/", params=WINDOW).json()["per_page"] == 10
+    big = beatport.get("/v4/catalog/tracks/", params={**WINDOW, "per_page": 500}).json()
+    assert big["per_page"] == 100
+    assert big["page"] == "1/1"
+    assert big["next"] is None
+
+
+def test_single_track_and_not_found(beatport: httpx.Client) -> None:
+    listed = beatport.get("/v4/catalog/tracks/", params=WINDOW).json()["results"][0]
+    assert beatport.get(f"/v4/catalog/tracks/{listed['id']}/").json() == listed
+    missing = beatport.get("/v4/catalog/tracks/1/")
+    assert missing.status_code == 404
+    assert missing.json() == {"detail": "Not found."}
+
+
+def test_genres_use_real_beatport_ids(beatport: httpx.Client) -> None:
+    genres = beatport.get("/v4/catalog/genres/", params={"per_page": 100}).json()["results"]
+    names = {g["id"]: g["name"] for g in genres}
+    assert names[1] == "Drum & Bass"
+    assert names[5] == "House"
+    assert names[6] == "Techno (Peak Time / Driving)"
+    assert names[11] == "Tech House"
+    assert names[12] == "Deep House"
+    assert names[90] == "Melodic House & Techno"
+
+
+def test_artists_recur_with_shared_ids_and_namesakes_exist(beatport: httpx.Client) -> None:
+    window = {"genre_id": "5,11,12,90,6,1", "publish_date": "2024-03-01:2024-03-10"}
+    names_by_id: dict[int, str] = {}
+    appearances = 0
+    for page in range(1, 13):
+        for track in beatport.get(
+            "/v4/catalog/tracks/", params={**window, "per_page": 100, "page": page}
+        ).json()["results"]:
+            for artist in track["artists"]:
+                assert names_by_id.setdefault(artist["id"], artist["name"]) == artist["name"]
+                appearances += 1
+    assert appearances > len(names_by_id) * 1.5
+    assert len(set(names_by_id.values())) < len(names_by_id), "no namesakes"
+
+
+def test_token_errors_and_configured_credentials(emulator_url) -> None:
+    base = emulator_url(credentials={"beatport_refresh_token": "good", "beatport_client_id": "c"})
+    unsupported = httpx.post(f"{base}/v4/auth/o/token/", data={"grant_type": "magic"})
+    assert unsupported.status_code == 400
+    assert unsupported.json() == {"error": "unsupported_grant_type"}
+    wrong = httpx.post(
+        f"{base}/v4/auth/o/token/",
+        data={"grant_type": "refresh_token", "refresh_token": "bad", "client_id": "c"},
+    )
+    assert wrong.status_code == 400
+    assert wrong.json()["error"] == "invalid_grant"
+    good = httpx.post(
+        f"{base}/v4/auth/o/token/",
+        data={"grant_type": "refresh_token", "refresh_token": "good", "client_id": "c"},
+    )
+    assert good.status_code == 200
+
+
+def test_expired_beatport_token_is_refused(emulator_url) -> None:
+    base = emulator_url(beatport_token_lifetime_s=0.2)
+    token = httpx.post(
+        f"{base}/v4/auth/o/token/", data={"grant_type": "client_credentials", "client_id": "c"}
+    ).json()["access_token"]
+    headers = {"Authorization": f"Bearer {token}"}
+    assert httpx.get(f"{base}/v4/catalog/tracks/", headers=headers).status_code == 200
+    time.sleep(0.3)
+    expired = httpx.get(f"{base}/v4/catalog/tracks/", headers=headers)
+    assert expired.status_code == 401
+    assert set(expired.json()) == {"detail"}

@@ -45,12 +45,35 @@ from collection_pipeline.emulator.state import (
 )
 
 Handler = Callable[["Emulator", Request, str | None], Reply | Awaitable[Reply]]
-CACHE_ENTRIES = 200_000
+CACHE_BYTES = 32 * 1024 * 1024  # per response cache; dropped wholesale when full
 BEATPORT_ROUTES = {
     "/v4/auth/o/token/": "beatport.token",
     "/v4/catalog/tracks/": "beatport.tracks",
     "/v4/catalog/genres/": "beatport.genres",
 }
+
+
+class ReplyCache:
+    """Finished replies by request key, so a repeated request costs one dict lookup.
+
+    Bounded by body bytes; when full it is simply emptied (cheaper than LRU bookkeeping on the
+    hot path, and a pipeline run rarely repeats a request anyway).
+    """
+
+    def __init__(self, budget_bytes: int) -> None:
+        self.budget = budget_bytes
+        self.used = 0
+        self.entries: dict[Any, Reply] = {}
+
+    def get(self, key: Any) -> Reply | None:
+        return self.entries.get(key)
+
+    def put(self, key: Any, reply: Reply) -> None:
+        if self.used + len(reply.body) > self.budget:
+            self.entries.clear()
+            self.used = 0
+        self.entries[key] = reply
+        self.used += len(reply.body)
 
 
 class Emulator:
@@ -75,20 +98,14 @@ class Emulator:
         self.faults = FaultPlan(config.seed, config.effective_faults)
         self.faulty = config.effective_faults.any()
         self.latency_rng = random.Random(config.seed)
-        self.search_cache: dict[str, Reply] = {}
-        self.listing_cache: dict[tuple[str, str], Reply] = {}
+        self.search_cache = ReplyCache(CACHE_BYTES)
+        self.listing_cache = ReplyCache(CACHE_BYTES)
 
     def reset(self) -> None:
         self.stats = Stats()
         if self.window is not None:
             self.window.reset()
         self.faults.reset()
-
-    @staticmethod
-    def remember(cache: dict[Any, Reply], key: Any, reply: Reply) -> None:
-        if len(cache) >= CACHE_ENTRIES:
-            cache.clear()
-        cache[key] = reply
 
     # ---- pipeline stages ------------------------------------------------------------------
     def latency_s(self, route: str) -> float:

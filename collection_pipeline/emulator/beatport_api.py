@@ -111,7 +111,7 @@ def list_tracks(emulator: Emulator, request: Request, fault: str | None) -> Repl
     if shift and page > 1:
         return Reply(200, encode(shifted_page(listing, page, per_page, envelope)))
     reply = Reply(200, encode(envelope))
-    emulator.remember(emulator.listing_cache, cache_key, reply)
+    emulator.listing_cache.put(cache_key, reply)
     return reply
 
 

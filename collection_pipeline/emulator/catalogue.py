@@ -45,6 +45,7 @@ SUB_GENRE_RATE = 0.2  # among genres that have sub-genres; the field is mostly n
 NULL_KEY_RATE = 0.02
 COMPILATION_MAX_DELAY_DAYS = 120
 REVISION_CHANGE_RATE = 0.02
+CACHED_TRACKS = 40_000  # memo size; a few tens of MB, so many emulators fit on one machine
 
 
 @dataclass(frozen=True)
@@ -82,9 +83,10 @@ class BeatportCatalogue:
         self.tracks_per_day = tracks_per_day
         self.revision = revision
         self.people = PeoplePool(seed)
-        self.core = lru_cache(maxsize=200_000)(self._core)
-        self.music = lru_cache(maxsize=200_000)(self._music)
-        self.block = lru_cache(maxsize=4096)(self._block)
+        # bounded by tracks, not blocks: a block holds `tracks_per_day` full JSON documents
+        self.core = lru_cache(maxsize=CACHED_TRACKS)(self._core)
+        self.music = lru_cache(maxsize=CACHED_TRACKS)(self._music)
+        self.block = lru_cache(maxsize=max(4, CACHED_TRACKS // 4 // tracks_per_day))(self._block)
 
     # ---- identity -------------------------------------------------------------------------
     def valid_slot(self, slot: Slot | None) -> bool:

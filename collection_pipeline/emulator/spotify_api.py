@@ -63,7 +63,7 @@ def search(emulator: Emulator, request: Request, fault: str | None) -> Reply:
     if cached is not None:
         return cached
     reply = _search(emulator, request)
-    emulator.remember(emulator.search_cache, raw_query, reply)
+    emulator.search_cache.put(raw_query, reply)
     return reply
 
 

@@ -100,7 +100,7 @@ class SpotifyCatalogue:
     def __init__(self, beatport: BeatportCatalogue) -> None:
         self.beatport = beatport
         self.seed = beatport.seed
-        self.items_for_isrc = lru_cache(maxsize=100_000)(self._items_for_isrc)
+        self.items_for_isrc = lru_cache(maxsize=20_000)(self._items_for_isrc)
 
     # ---- lookup ---------------------------------------------------------------------------
     def _items_for_isrc(self, isrc: str) -> tuple[Candidate | None, ...]:
