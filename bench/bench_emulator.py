@@ -4,9 +4,11 @@
 
 The emulator runs standalone in its own process (as benchmarks use it); the load comes from
 several client processes speaking raw keep-alive HTTP/1.1, far cheaper per request than any HTTP
-client library, so the figure is the emulator's ceiling and not the generator's. Every request
-searches a distinct ISRC taken from the catalogue (cold path: the emulator has never answered that
-query before), which is what a pipeline run does.
+client library, so the figure is the emulator's ceiling and not the generator's.
+
+Two figures: every request searching a distinct ISRC (cold: the emulator generates the answer,
+which is what a pipeline run does; this one must reach 1,000 req/s), and the same few hundred
+ISRCs repeated (warm: cached response bytes, the pure per-request overhead).
 """
 
 from __future__ import annotations
@@ -86,11 +88,16 @@ def _client(args: tuple[str, int, str, list[str], float, int]) -> dict[str, int]
     return counts
 
 
-def measure(base_url: str, seconds: float, clients: int, connections: int) -> dict[str, object]:
+def measure(
+    base_url: str, seconds: float, clients: int, connections: int, *, distinct: bool
+) -> dict[str, object]:
     token = httpx.post(
         f"{base_url}/api/token", data={"grant_type": "client_credentials"}, auth=("bench", "bench")
     ).json()["access_token"]
-    isrcs = _isrcs(base_url, needed=int(seconds * 6000))
+    needed = int(seconds * 6000)
+    isrcs = _isrcs(base_url, needed=needed if distinct else 300)
+    if not distinct:
+        isrcs = (isrcs[:300] * (needed // 300 + 1))[:needed]
     host, port = base_url.removeprefix("http://").split(":")
     httpx.post(f"{base_url}/_emulator/reset")
     with multiprocessing.get_context("spawn").Pool(clients) as pool:
@@ -114,7 +121,7 @@ def measure(base_url: str, seconds: float, clients: int, connections: int) -> di
         "statuses": totals,
         "elapsed_s": elapsed,
         "server_counts": server_side.get("spotify.search", {}),
-        "distinct_isrcs": len(isrcs),
+        "distinct_isrcs": len(set(isrcs)),
     }
 
 
@@ -124,22 +131,37 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=3)
     parser.add_argument("--connections", type=int, default=8, help="per client process")
     args = parser.parse_args()
-    with standalone_emulator("--profile", "default") as base_url:
-        result = measure(base_url, args.seconds, args.clients, args.connections)
-    rps = float(result["requests_per_second"])  # type: ignore[arg-type]
-    figure = Figure(
-        benchmark="emulator",
-        figure="Spotify ISRC searches per second (distinct ISRCs, loopback, no latency)",
-        value=rps,
-        unit="req/s",
-        threshold=THRESHOLD,
-        detail=f"{args.clients} client processes x {args.connections} keep-alive connections; "
-        f"statuses {result['statuses']}",
-    )
-    path = write_results("emulator", [figure], {**vars(args), **result})
-    print_table([figure])
-    print(f"{rps:,.0f} requests/s (statuses {result['statuses']}); results in {path}")
-    if rps < THRESHOLD:
+    results = {}
+    for label, distinct in (("cold", True), ("warm", False)):
+        with standalone_emulator("--profile", "default") as base_url:
+            results[label] = measure(
+                base_url, args.seconds, args.clients, args.connections, distinct=distinct
+            )
+    shape = f"{args.clients} client processes x {args.connections} keep-alive connections"
+    figures = [
+        Figure(
+            benchmark="emulator",
+            figure="Spotify ISRC searches/s, distinct ISRCs (loopback, no latency)",
+            value=float(results["cold"]["requests_per_second"]),  # type: ignore[arg-type]
+            unit="req/s",
+            threshold=THRESHOLD,
+            detail=f"{shape}; statuses {results['cold']['statuses']}",
+        ),
+        Figure(
+            benchmark="emulator",
+            figure="Spotify ISRC searches/s, 300 ISRCs repeated (cached bytes)",
+            value=float(results["warm"]["requests_per_second"]),  # type: ignore[arg-type]
+            unit="req/s",
+            detail=f"{shape}; statuses {results['warm']['statuses']}",
+        ),
+    ]
+    path = write_results("emulator", figures, {**vars(args), **results})
+    print_table(figures)
+    for label, result in results.items():
+        print(f"{label}: {result['requests_per_second']:,.0f} requests/s "
+              f"(statuses {result['statuses']})")  # fmt: skip
+    print(f"results in {path}")
+    if figures[0].value < THRESHOLD:
         raise SystemExit(1)
 
 

@@ -13,6 +13,7 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import lru_cache
 
 from collection_pipeline.emulator.reference_data import GENRE_SLOTS, GENRES, ISRC_COUNTRIES
 
@@ -145,14 +146,20 @@ def decode_isrc(seed: int, isrc: str) -> Slot | None:
     return slot if encode_isrc(seed, slot) == isrc else None
 
 
+_BASE62_PAIRS = [a + b for a in _BASE62 for b in _BASE62]
+
+
 def _base62(value: int, width: int) -> str:
-    digits = []
-    for _ in range(width):
-        value, digit = divmod(value, 62)
-        digits.append(_BASE62[digit])
-    return "".join(reversed(digits))
+    """Fixed-width base 62, two digits per step (this sits on the search hot path)."""
+    pairs = []
+    for _ in range(width // 2):
+        value, pair = divmod(value, 3844)
+        pairs.append(_BASE62_PAIRS[pair])
+    head = _BASE62[value % 62] if width % 2 else ""
+    return head + "".join(reversed(pairs))
 
 
+@lru_cache(maxsize=64)
 def _seed_mask(seed: int) -> int:
     return int.from_bytes(hashlib.blake2b(f"spotify-id|{seed}".encode(), digest_size=16).digest())
 

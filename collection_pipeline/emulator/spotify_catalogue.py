@@ -101,6 +101,7 @@ class SpotifyCatalogue:
         self.beatport = beatport
         self.seed = beatport.seed
         self.items_for_isrc = lru_cache(maxsize=20_000)(self._items_for_isrc)
+        self._artist_id = lru_cache(maxsize=4096)(self._spotify_artist_id)
 
     # ---- lookup ---------------------------------------------------------------------------
     def _items_for_isrc(self, isrc: str) -> tuple[Candidate | None, ...]:
@@ -170,7 +171,7 @@ class SpotifyCatalogue:
             items.insert(rng.randrange(len(items) + 1), None)
         return tuple(items)
 
-    def _artist_id(self, beatport_artist_id: int) -> str:
+    def _spotify_artist_id(self, beatport_artist_id: int) -> str:
         return encode_spotify_id(self.seed, KIND_ARTIST, beatport_artist_id, 0)
 
     def _spelled(self, rng: Any, music: Music) -> tuple[tuple[str, str], ...]:
