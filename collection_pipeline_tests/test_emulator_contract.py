@@ -10,9 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "reference"
-if not REFERENCE.exists():  # the repository may be checked out elsewhere than /work/main
-    REFERENCE = Path("/work/shared/reference")
+REFERENCE = Path(__file__).resolve().parent / "reference"
 
 
 # Fields the captures happen to show filled but that the real APIs also return as null: Beatport
