@@ -6,9 +6,11 @@ service is exercised with the shape it meets in production.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 import httpx
@@ -111,7 +113,13 @@ def real_service(
     """A service from real parts: the database's units of work and clients on the emulator."""
     policy = HttpPolicy(**FAST_POLICY_ARGS)
     with (
-        BeatportAPIClient(f"{base_url}/v4", "emulator-token", policy=policy) as beatport,
+        BeatportAPIClient(
+            f"{base_url}/v4",
+            "emulator-token",
+            refresh_token="emulator-refresh",
+            client_id="emulator-client",
+            policy=policy,
+        ) as beatport,
         SpotifyAPIClient(
             f"{base_url}/v1",
             f"{base_url}/api/token",
@@ -238,3 +246,24 @@ def score_against_truth(
         correct=sum(1 for bp, sp in found.items() if truth[bp] == sp),
         expected_matches=sum(1 for sp in truth.values() if sp is not None),
     )
+
+
+def main(argv: Sequence[str]) -> None:
+    """`python -m collection_pipeline_tests.test_service_support DB_URL BASE_URL START END GENRES
+    RUN_ID`: one whole pipeline run in its own process, for the crash test to kill.
+
+    Prints "ready" once imported and connected, so the killer times its signal from the start
+    of the real work rather than from interpreter start-up.
+    """
+    db_url, base_url, start, end, genres, run_id = argv
+    window = DateWindow(date.fromisoformat(start), date.fromisoformat(end))
+    db = Database(db_url)
+    db.upgrade()
+    print("ready", flush=True)
+    run_pipeline(db, base_url, window, [int(g) for g in genres.split(",")], run_id, batch_size=10)
+    db.dispose()
+    print("done", flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,100 @@
+"""CollectionService.collect_beatport_tracks_raw with the real client against the emulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import date, timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from collection_pipeline.domain import DateWindow
+from collection_pipeline.service import CollectionService
+from collection_pipeline.storage import Database
+from collection_pipeline_tests.test_service_support import (
+    fetch_truth,
+    migrated_database,
+    real_service,
+)
+
+DAY = date(2024, 3, 1)
+WINDOW = DateWindow(DAY, DAY + timedelta(days=3))
+GENRES = (5, 11)
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[Database]:
+    with migrated_database(database_url) as database:
+        yield database
+
+
+def test_every_page_is_stored_once_and_counted(db: Database, emulator_url) -> None:
+    url = emulator_url(tracks_per_day=40)
+    truth = fetch_truth(url, WINDOW, GENRES)
+    progress: list[str] = []
+
+    with real_service(db, url, "first") as service:
+        first = service.collect_beatport_tracks_raw(WINDOW, GENRES, progress=progress.append)
+
+    assert first.records == first.new == first.expected == len(truth) == 240
+    assert (first.changed, first.unchanged) == (0, 0)
+    assert first.pages == len(progress) == 3  # 240 tracks, 100 per page
+    assert first.requests.requests >= first.pages
+    assert first.requests.by_status.get(200, 0) >= first.pages
+    assert list(first.api_counts.values()) == [240]
+    with db.engine.connect() as conn:
+        stored = conn.execute(
+            sa.text(
+                "SELECT external_id, partition_date, payload FROM external_data "
+                "WHERE provider = 'beatport' AND entity_type = 'track'"
+            )
+        ).all()
+    assert sorted(int(row[0]) for row in stored) == sorted(t["beatport_id"] for t in truth)
+    assert all(str(row[1]) == _publish_date(row[2]) for row in stored)
+
+    with real_service(db, url, "second") as service:
+        again = service.collect_beatport_tracks_raw(WINDOW, GENRES)
+
+    assert (again.new, again.changed, again.unchanged) == (0, 0, 240)
+    assert service.report(WINDOW).raw.total == 240
+
+
+def test_changed_catalogue_is_counted_as_changed(db: Database, emulator_url) -> None:
+    with real_service(db, emulator_url(catalogue_revision=0), "first") as service:
+        service.collect_beatport_tracks_raw(WINDOW, GENRES)
+        service.process_unprocessed_beatport_tracks(WINDOW)
+
+    with real_service(db, emulator_url(catalogue_revision=1), "second") as service:
+        result = service.collect_beatport_tracks_raw(WINDOW, GENRES)
+        pending = service.report(WINDOW).raw.pending
+
+    assert result.new + result.changed + result.unchanged == result.records
+    assert result.changed > 0
+    assert pending == result.changed + result.new
+
+
+def test_fingerprints_follow_content(db: Database, emulator_url) -> None:
+    url = emulator_url()
+    with real_service(db, url) as service:
+        empty = {asset: service.fingerprint(asset, WINDOW) for asset in ("raw", "processed")}
+        service.collect_beatport_tracks_raw(WINDOW, GENRES)
+        collected = service.fingerprint("raw", WINDOW)
+        service.collect_beatport_tracks_raw(WINDOW, GENRES)
+        assert service.fingerprint("raw", WINDOW) == collected != empty["raw"]
+        service.process_unprocessed_beatport_tracks(WINDOW)
+        assert service.fingerprint("processed", WINDOW) != empty["processed"]
+        assert len(service.preview(WINDOW, limit=3)) == 3
+        with pytest.raises(ValueError, match="unknown asset"):
+            service.fingerprint("tracks", WINDOW)
+
+
+def test_collect_without_a_beatport_client_is_refused(db: Database) -> None:
+    with pytest.raises(RuntimeError, match="Beatport client"):
+        CollectionService(db.unit_of_work, run_id="x").collect_beatport_tracks_raw(WINDOW, GENRES)
+
+
+def _publish_date(payload: object) -> str:
+    data = json.loads(payload) if isinstance(payload, str) else payload
+    assert isinstance(data, dict)
+    return str(data["publish_date"])

@@ -1,0 +1,111 @@
+"""Resumability: a run killed with SIGKILL at a random moment, then re-run, ends exactly where
+an uninterrupted run ends (same `database_digest`).
+
+Each run is a separate process (`test_service_support.main`), so the kill is a real one: no
+`finally`, no rollback by Python, only what the database made durable survives.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from collection_pipeline.storage import Database, database_digest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+START = date(2024, 3, 1)
+END = START + timedelta(days=1)
+GENRES = "5,11,12"
+TRIALS = 10
+
+
+def start_run(db_url: str, base_url: str, run_id: str) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "collection_pipeline_tests.test_service_support",
+            db_url,
+            base_url,
+            START.isoformat(),
+            END.isoformat(),
+            GENRES,
+            run_id,
+        ],
+        cwd=REPO_ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    line = process.stdout.readline().strip()
+    if line != "ready":
+        process.kill()
+        _, stderr = process.communicate()
+        pytest.fail(f"pipeline process did not start: {line!r} {stderr[-2000:]}")
+    return process
+
+
+def finish(process: subprocess.Popen[str]) -> None:
+    stdout, stderr = process.communicate(timeout=300)
+    assert process.returncode == 0, stderr[-3000:]
+    assert stdout.strip().endswith("done")
+
+
+def digest(db_url: str) -> str:
+    db = Database(db_url)
+    try:
+        return database_digest(db)
+    finally:
+        db.dispose()
+
+
+def fresh_database(database_url: str, trial: int) -> str:
+    """An empty database for one trial: a new SQLite file, or PostgreSQL's schema reset."""
+    url = sa.make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        assert url.database is not None
+        return url.set(database=f"{url.database}.{trial}").render_as_string(hide_password=False)
+    engine = sa.create_engine(url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
+        conn.execute(sa.text("CREATE SCHEMA public"))
+    engine.dispose()
+    return database_url
+
+
+@pytest.mark.slow
+def test_sigkill_at_random_points_then_rerun_converges(database_url: str, emulator_url) -> None:
+    base_url = emulator_url()
+    clean_url = fresh_database(database_url, 0)
+    clean = start_run(clean_url, base_url, "clean")
+    started = time.monotonic()
+    finish(clean)
+    work_seconds = time.monotonic() - started
+    expected = digest(clean_url)
+
+    rng = random.Random(os.environ.get("CRASH_TEST_SEED", "crash"))
+    killed_at: list[float] = []
+    for trial in range(1, TRIALS + 1):
+        url = fresh_database(database_url, trial)
+        victim = start_run(url, base_url, f"killed-{trial}")
+        delay = rng.uniform(0.0, work_seconds)
+        time.sleep(delay)
+        if victim.poll() is None:
+            victim.send_signal(signal.SIGKILL)
+            killed_at.append(delay)
+        victim.communicate(timeout=60)
+        finish(start_run(url, base_url, f"rerun-{trial}"))
+        assert digest(url) == expected, f"trial {trial} killed after {delay:.2f}s diverged"
+
+    print(f"clean run {work_seconds:.2f}s; killed at {sorted(round(d, 2) for d in killed_at)}")
+    assert len(killed_at) >= TRIALS // 2, "most kills must land while the run is working"
