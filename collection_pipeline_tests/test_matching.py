@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from collection_pipeline.clients import SpotifyCandidate
 from collection_pipeline.matching import (
     RULE_ALBUM_TYPE,
     RULE_ARTIST_MISMATCH,
@@ -23,13 +24,8 @@ from collection_pipeline.matching import (
     release_sort_date,
 )
 
-try:
-    from collection_pipeline.clients import SpotifyCandidate
-except ImportError:  # the clients land in parallel; the factory below builds the same shape
-    SpotifyCandidate = None  # type: ignore[assignment,misc]
-
 ISRC = "GBAYE0601498"
-CAPTURE = Path("/work/shared/reference/spotify/search_isrc_multiple.json")
+CAPTURE = Path(__file__).resolve().parent / "reference" / "spotify" / "search_isrc_multiple.json"
 
 
 def candidate(
@@ -38,32 +34,26 @@ def candidate(
     isrc: str | None = ISRC,
     album_type: str = "album",
     release_date: str | None = "2020-05-01",
-) -> Any:
-    """A Spotify search result as the client returns it."""
+) -> SpotifyCandidate:
+    """A Spotify search result, parsed by the client from the JSON shape of the real API."""
     precision = (
         None
         if release_date is None
         else {1: "year", 2: "month"}.get(len(release_date.split("-")), "day")
     )
-    fields = {
-        "id": id,
-        "name": "Track",
-        "isrc": isrc,
-        "artist_names": tuple(artists),
-        "album_type": album_type,
-        "release_date": release_date,
-        "release_date_precision": precision,
-        "raw": {"id": id},
-    }
-    if SpotifyCandidate is not None:
-        return SpotifyCandidate(**fields)
-
-    class _Candidate:
-        pass
-
-    made = _Candidate()
-    made.__dict__.update(fields)
-    return made
+    return SpotifyCandidate.from_json(
+        {
+            "id": id,
+            "name": "Track",
+            "external_ids": {"isrc": isrc} if isrc is not None else {},
+            "artists": [{"name": name} for name in artists],
+            "album": {
+                "album_type": album_type,
+                "release_date": release_date,
+                "release_date_precision": precision,
+            },
+        }
+    )
 
 
 @pytest.fixture
@@ -241,33 +231,19 @@ def test_lowest_id_breaks_a_full_tie_whatever_the_order(matcher: Matcher) -> Non
 
 
 def test_real_capture_picks_the_earliest_original(matcher: Matcher) -> None:
-    """The captured search: album, single, three compilations and a later album, one ISRC."""
-    if not CAPTURE.exists():
-        pytest.skip("reference capture not available")
+    """The captured search: album, single, three compilations and a later album, one ISRC.
+
+    The single of 2021-08-13 predates everything else, including the compilations that carry
+    the same ISRC and the same track artist."""
     items: list[dict[str, Any]] = json.loads(CAPTURE.read_text(encoding="utf-8"))["tracks"]["items"]
-    candidates = [
-        candidate(
-            item["id"],
-            *(a["name"] for a in item["artists"]),
-            isrc=item["external_ids"]["isrc"],
-            album_type=item["album"]["album_type"],
-            release_date=item["album"]["release_date"],
-        )
-        for item in items
-    ]
-    ranked = sorted(
-        (c for c in candidates if c.album_type in ("album", "single")),
-        key=lambda c: (release_sort_date(c.release_date), c.id),
-    )
+    candidates = [SpotifyCandidate.from_json(item) for item in items]
+
     decision = matcher.choose("JPPO02100907", ["back number"], candidates)
-    assert decision.candidate_count == 6
-    assert decision.spotify_track_id is not None
-    chosen = next(c for c in candidates if c.id == decision.spotify_track_id)
-    assert release_sort_date(chosen.release_date) == min(
-        release_sort_date(c.release_date) for c in candidates
-    )
-    if release_sort_date(ranked[0].release_date) == release_sort_date(chosen.release_date):
-        assert chosen.album_type in ("album", "single")
+
+    assert decision.spotify_track_id == "5m1i6hq7dmRlp3c1utE48L"
+    assert decision.rule == RULE_EARLIEST_RELEASE
+    assert (decision.score, decision.candidate_count) == (100.0, 6)
+    assert not matcher.choose("JPPO02100907", ["Various Artists"], candidates).found
 
 
 # ---------------------------------------------------------------- hard names

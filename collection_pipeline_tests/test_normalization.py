@@ -18,39 +18,12 @@ from collection_pipeline.normalization import (
     parse_iso_date,
 )
 
-CAPTURE = Path("/work/shared/reference/beatport/list_tracks.json")
-_FALLBACK_TRACK: dict[str, Any] = {
-    "id": 29324574,
-    "name": "Jasmine",
-    "mix_name": "Original Mix",
-    "isrc": "CNZ852302143",
-    "bpm": 133,
-    "key": {"camelot_number": 10, "camelot_letter": "B", "name": "D Major", "id": 22},
-    "length_ms": 177293,
-    "publish_date": "2026-06-12",
-    "new_release_date": "2023-02-23",
-    "catalog_number": "P10004103575",
-    "genre": {"id": 5, "name": "House", "slug": "house"},
-    "sub_genre": None,
-    "release": {
-        "id": 7063994,
-        "name": "Jasmine",
-        "slug": "jasmine",
-        "label": {"id": 170735, "name": "秀动发行", "slug": "---"},
-    },
-    "artists": [
-        {"id": 2399455, "name": "林子云Claude", "slug": "claude"},
-        {"id": 2399576, "name": "呜唛唛", "slug": "---"},
-    ],
-    "remixers": [{"id": 2399575, "name": "废物超市FWCS", "slug": "fwcs"}],
-}
+CAPTURE = Path(__file__).resolve().parent / "reference" / "beatport" / "list_tracks.json"
 
 
 def _captured_tracks() -> list[dict[str, Any]]:
-    """The two tracks of the real capture (a copy of the second if the file is absent)."""
-    if CAPTURE.exists():
-        return json.loads(CAPTURE.read_text(encoding="utf-8"))["results"]
-    return [copy.deepcopy(_FALLBACK_TRACK)]
+    """The two tracks of the real capture of `GET /v4/catalog/tracks/`."""
+    return json.loads(CAPTURE.read_text(encoding="utf-8"))["results"]
 
 
 @pytest.fixture
