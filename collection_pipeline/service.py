@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from collection_pipeline.clients import ApiError
 from collection_pipeline.domain import (
     CollectResult,
     DateWindow,
@@ -37,8 +38,7 @@ from collection_pipeline.normalization import (
 from collection_pipeline.storage import RawRecordIn, UnitOfWork
 
 if TYPE_CHECKING:
-    from collection_pipeline.clients import BeatportAPIClient, SpotifyAPIClient
-    from collection_pipeline.clients.spotify import LookupBatch
+    from collection_pipeline.clients import BeatportAPIClient, LookupBatch, SpotifyAPIClient
 
 PROVIDER_BEATPORT = "beatport"
 ENTITY_TRACK = "track"
@@ -51,12 +51,13 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class EnrichmentAbortedError(RuntimeError):
+class EnrichmentAbortedError(ApiError):
     """The Spotify step stopped early on a failure no retry can fix within this run.
 
     Every outcome finished before the failure has been saved; the tracks not yet searched
     stay pending and are picked up by the next run. `retryable` is the cause's: a penalty
-    past the cap passes with time, wrong credentials need a human.
+    past the cap passes with time, wrong credentials need a human. It is an `ApiError`, so
+    callers that triage client errors by `retryable` treat it the same way.
     """
 
     def __init__(self, message: str, cause: Exception) -> None:

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from collection_pipeline.clients import (
+    ApiError,
     AuthenticationError,
     HttpPolicy,
     LookupBatch,
@@ -307,6 +308,7 @@ def test_wrong_spotify_credentials_stop_the_run_clearly(sqlite_db: Database, emu
     with real_service(db, url, "auth") as service, pytest.raises(EnrichmentAbortedError) as caught:
         service.enrich_tracks_with_spotify_data(WINDOW)
     assert not caught.value.retryable
+    assert isinstance(caught.value, ApiError)  # the Dagster layer fails fast on these
     assert isinstance(caught.value.__cause__, AuthenticationError)
     assert "SPOTIFY_CLIENT" in str(caught.value)
     assert MatchStatus.NOT_FOUND.value not in statuses(db)
