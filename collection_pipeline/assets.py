@@ -10,10 +10,12 @@ from contextlib import contextmanager
 
 import dagster as dg
 
+from collection_pipeline.clients.errors import ApiError, IncompleteCrawlError
 from collection_pipeline.metadata import (
     collect_metadata,
     completeness_check,
     enrich_metadata,
+    partial_collect_result,
     preview_metadata,
     process_metadata,
 )
@@ -41,8 +43,6 @@ DB_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL
 @contextmanager
 def _non_retryable_errors_fail_fast() -> Iterator[None]:
     """Turn an API error that waiting cannot fix (bad credentials) into a final failure."""
-    from collection_pipeline.clients.errors import ApiError
-
     try:
         yield
     except ApiError as exc:
@@ -78,11 +78,17 @@ def raw_beatport_tracks(
     context.log.info(f"Collecting Beatport tracks published {window}, genres {beatport.genre_ids}")
     with (
         _non_retryable_errors_fail_fast(),
-        collection_service(database, context.run_id, beatport=beatport) as service,
+        collection_service(database, context.run.run_id, beatport=beatport) as service,
     ):
-        result = service.collect_beatport_tracks_raw(
-            window, beatport.genre_ids, progress=context.log.info
-        )
+        try:
+            result = service.collect_beatport_tracks_raw(
+                window, beatport.genre_ids, progress=context.log.info
+            )
+        except IncompleteCrawlError as exc:
+            # The client already re-crawled; what arrived is committed. Record it and let the
+            # blocking completeness check, not a blind retry, stop processing and enrichment.
+            context.log.error(str(exc))
+            result = partial_collect_result(exc)
         stored = service.report(window).raw.total
         return dg.MaterializeResult(
             metadata=collect_metadata(result, stored),
@@ -108,7 +114,7 @@ def processed_tracks(
 ) -> dg.MaterializeResult:
     window = window_of(context.partition_time_window)
     context.log.info(f"Processing unprocessed raw Beatport records published {window}")
-    with collection_service(database, context.run_id) as service:
+    with collection_service(database, context.run.run_id) as service:
         result = service.process_unprocessed_beatport_tracks(window, progress=context.log.info)
         report = service.report(window)
         return dg.MaterializeResult(
@@ -139,7 +145,7 @@ def spotify_enrichments(
     context.log.info(f"Searching Spotify by ISRC for tracks published {window}")
     with (
         _non_retryable_errors_fail_fast(),
-        collection_service(database, context.run_id, spotify=spotify) as service,
+        collection_service(database, context.run.run_id, spotify=spotify) as service,
     ):
         result = service.enrich_tracks_with_spotify_data(window, progress=context.log.info)
         report = service.report(window)

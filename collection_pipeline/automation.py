@@ -13,14 +13,12 @@ from collection_pipeline.resources import DatabaseResource, collection_service
 daily_collection_job = dg.define_asset_job(
     "daily_collection",
     selection=dg.AssetSelection.assets(raw_beatport_tracks, processed_tracks, spotify_enrichments),
-    partitions_def=daily_partitions,
     description="Collect, process and enrich one or more publish days (checks included).",
 )
 
 spotify_recheck_job = dg.define_asset_job(
     "spotify_recheck",
     selection=dg.AssetSelection.assets(spotify_enrichments),
-    partitions_def=daily_partitions,
     description="Search Spotify again for expired not-found and errored lookups.",
 )
 

@@ -6,6 +6,8 @@ validate it, and start the embedded emulator, only when a run or sensor uses the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import dagster as dg
 
 from collection_pipeline.assets import ASSETS
@@ -19,11 +21,17 @@ from collection_pipeline.automation import (
 from collection_pipeline.checks import CHECKS
 from collection_pipeline.resources import resources_from_env
 
-defs = dg.Definitions(
-    assets=ASSETS,
-    asset_checks=CHECKS,
-    jobs=[daily_collection_job, spotify_recheck_job],
-    schedules=[daily_collection_schedule],
-    sensors=[spotify_recheck_sensor, automation_sensor],
-    resources=resources_from_env(),
-)
+
+def build_definitions(resources: Mapping[str, dg.ConfigurableResource]) -> dg.Definitions:
+    """Everything, bound to the given resources (tests bind emulators and temp databases)."""
+    return dg.Definitions(
+        assets=ASSETS,
+        asset_checks=CHECKS,
+        jobs=[daily_collection_job, spotify_recheck_job],
+        schedules=[daily_collection_schedule],
+        sensors=[spotify_recheck_sensor, automation_sensor],
+        resources=resources,
+    )
+
+
+defs = build_definitions(resources_from_env())

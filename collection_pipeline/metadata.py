@@ -11,6 +11,7 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
+from collection_pipeline.clients.errors import IncompleteCrawlError
 from collection_pipeline.domain import (
     CollectResult,
     EnrichResult,
@@ -63,6 +64,11 @@ def collect_metadata(result: CollectResult, stored: int) -> dict[str, Any]:
             [{"query": label, "count": count} for label, count in sorted(result.api_counts.items())]
         ),
     }
+
+
+def partial_collect_result(exc: IncompleteCrawlError) -> CollectResult:
+    """What an incomplete crawl is known to have delivered, for metadata and the check."""
+    return CollectResult(records=exc.received, api_counts={exc.query.label: exc.expected})
 
 
 def completeness_check(name: str, result: CollectResult, stored: int) -> dg.AssetCheckResult:

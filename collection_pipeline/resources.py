@@ -8,7 +8,6 @@ in-process (the only place the pipeline imports it) and hands out dummy credenti
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -178,7 +177,7 @@ class ApiSourceResource(dg.ConfigurableResource):
 
 def _apis_needed_by_run(context: dg.InitResourceContext) -> set[str]:
     """The APIs the run's asset selection calls; every API when the selection is unknown."""
-    run = context.dagster_run
+    run = context.run
     selection = run.asset_selection if run is not None else None
     if not selection:
         return {"beatport", "spotify"}
@@ -233,12 +232,12 @@ class SpotifyResource(dg.ConfigurableResource):
         )
 
 
-_upgraded_urls: set[str] = set()
-_upgrade_lock = threading.Lock()
-
-
 class DatabaseResource(dg.ConfigurableResource):
-    """The catalogue database, brought to the schema head once per process before first use."""
+    """The catalogue database, brought to the schema head before first use.
+
+    Upgrading is a no-op at head, so every process that uses the database checks it; a fresh
+    machine needs no separate migration step.
+    """
 
     url: str
     not_found_ttl_days: int = 30
@@ -253,10 +252,7 @@ class DatabaseResource(dg.ConfigurableResource):
 
             Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self._database = Database(self.url)
-        with _upgrade_lock:
-            if self.url not in _upgraded_urls:
-                self._database.upgrade()
-                _upgraded_urls.add(self.url)
+        self._database.upgrade()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._database is not None:
