@@ -163,7 +163,7 @@ class BeatportAPIClient:
                 yield from self._crawl(part, seen)
             return
         received: set[int] = set()
-        yield from self._pages(query, None, first, seen, received)
+        yield from self._pages(query, None, first, seen, received, first.count)
         level = [query]
         for _ in range(self.max_recrawls):
             if len(received) >= first.count:
@@ -174,7 +174,7 @@ class BeatportAPIClient:
                 for q in level
             ]
             for part, future in zip(level, firsts, strict=True):
-                yield from self._pages(query, part, future.result(), seen, received)
+                yield from self._pages(query, part, future.result(), seen, received, first.count)
         if len(received) < first.count:
             raise IncompleteCrawlError(query, expected=first.count, received=len(received))
 
@@ -185,9 +185,13 @@ class BeatportAPIClient:
         first: _Envelope,
         seen: set[int],
         received: set[int],
+        count: int,
     ) -> Iterator[BeatportPage]:
-        """The first page, then the others fetched concurrently (bounded by the pool)."""
-        yield self._page(query, source, first, first.count, seen, received)
+        """The first page, then the others fetched concurrently (bounded by the pool).
+
+        `count` is the verified query's: a re-crawl page reports it, so counts add up per label.
+        """
+        yield self._page(query, source, first, count, seen, received)
         if first.total_pages <= 1:
             return
         template = self._page_url_template(first, source or query)
@@ -197,7 +201,7 @@ class BeatportAPIClient:
         ]
         try:
             for future in futures:
-                yield self._page(query, source, future.result(), first.count, seen, received)
+                yield self._page(query, source, future.result(), count, seen, received)
         finally:
             for future in futures:
                 future.cancel()
@@ -222,7 +226,6 @@ class BeatportAPIClient:
                     continue
                 seen.add(track_id)
             tracks.append(track)
-        # A re-crawl page reports the checked query's count, so counts still add up per label.
         return BeatportPage(
             query=query,
             number=envelope.number,

@@ -1,0 +1,238 @@
+"""Both clients against the emulator over loopback HTTP: faults, penalties, tokens, credentials."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from datetime import date
+
+import httpx
+import pytest
+
+from collection_pipeline.clients import (
+    AuthenticationError,
+    BeatportAPIClient,
+    HttpPolicy,
+    RateLimitedError,
+    SpotifyAPIClient,
+)
+from collection_pipeline.emulator.config import FaultRates
+
+GENRES = [5, 11, 12, 90, 6, 1]
+FROM, TO = date(2024, 3, 1), date(2024, 3, 3)
+FAST = HttpPolicy(backoff_base=0.01, backoff_max=0.05, read_timeout=1.0)
+SECRETS = ("bp-access-SECRET", "bp-refresh-SECRET", "bp-client-SECRET", "sp-client-SECRET")
+
+
+def truth(base_url: str) -> list[dict]:
+    params = {"publish_date": f"{FROM}:{TO}", "genre_id": ",".join(map(str, GENRES))}
+    return httpx.get(f"{base_url}/_emulator/truth", params=params).json()["tracks"]
+
+
+def crawl(client: BeatportAPIClient) -> list[int]:
+    return [track["id"] for page in client.get_tracks(GENRES, FROM, TO) for track in page.tracks]
+
+
+def test_flaky_beatport_crawl_is_complete_without_duplicates(
+    emulator_url: Callable[..., str],
+) -> None:
+    faults = FaultRates(
+        server_error=0.1,
+        truncated=0.1,
+        page_shift=0.3,
+        beatport_401_after=4,
+        slow=0.02,
+        slow_delay_s=1.5,
+    )
+    url = emulator_url(profile="flaky", faults=faults)
+    with BeatportAPIClient(
+        f"{url}/v4",
+        "bp-access-SECRET",
+        refresh_token="bp-refresh-SECRET",
+        client_id="bp-client-SECRET",
+        policy=FAST,
+        page_size=25,
+    ) as client:
+        pages = list(client.get_tracks(GENRES, FROM, TO))
+        counters = client.stats.snapshot()
+    ids = [track["id"] for page in pages for track in page.tracks]
+    expected = {track["beatport_id"] for track in truth(url)}
+    assert len(ids) == len(set(ids))
+    assert set(ids) == expected
+    counts = {page.query.label: page.count for page in pages}
+    assert sum(counts.values()) == len(expected)
+    assert counters.by_status.get(401, 0) >= 1  # the token was revoked mid-crawl and refreshed
+    assert counters.retries >= 1
+
+
+def test_a_401_mid_crawl_refreshes_the_token_and_loses_no_page(
+    emulator_url: Callable[..., str],
+) -> None:
+    url = emulator_url(profile="flaky", faults=FaultRates(beatport_401_after=3))
+    with BeatportAPIClient(
+        f"{url}/v4",
+        "bp-access-SECRET",
+        refresh_token="bp-refresh-SECRET",
+        client_id="bp-client-SECRET",
+        page_size=20,
+    ) as client:
+        ids = crawl(client)
+        counters = client.stats.snapshot()
+    assert sorted(ids) == sorted(t["beatport_id"] for t in truth(url))
+    assert counters.by_status[401] >= 1
+
+
+def test_a_401_without_refresh_credentials_names_the_variables(
+    emulator_url: Callable[..., str],
+) -> None:
+    url = emulator_url(profile="flaky", faults=FaultRates(beatport_401_after=2))
+    client = BeatportAPIClient(f"{url}/v4", "bp-access-SECRET", page_size=20)
+    with client, pytest.raises(AuthenticationError) as caught:
+        crawl(client)
+    message = str(caught.value)
+    assert "BEATPORT_ACCESS_TOKEN" in message
+    assert "BEATPORT_REFRESH_TOKEN" in message
+    assert "bp-access-SECRET" not in message
+
+
+@pytest.mark.slow
+def test_flaky_spotify_lookups_equal_the_fault_free_answers(
+    emulator_url: Callable[..., str],
+) -> None:
+    clean, flaky = (
+        emulator_url(profile="default"),
+        emulator_url(
+            profile="flaky",
+            faults=FaultRates(
+                server_error=0.1, truncated=0.1, burst_429=0.02, burst_retry_after_s=1
+            ),
+        ),
+    )
+    isrcs = sorted({t["isrc"] for t in truth(clean) if t["isrc"]})[:80]
+    answers = []
+    for url in (clean, flaky):
+        with SpotifyAPIClient(
+            f"{url}/v1", f"{url}/api/token", "sp-id", "sp-client-SECRET", policy=FAST
+        ) as client:
+            batch = client.search_many(isrcs)
+        assert batch.fatal is None
+        assert batch.errors == {}
+        answers.append({isrc: [c.id for c in found] for isrc, found in batch.results.items()})
+    assert answers[0] == answers[1]
+    assert len(answers[0]) == len(isrcs)
+    assert any(answers[0].values())
+
+
+def test_penalty_gives_a_clear_retryable_error_quickly(emulator_url: Callable[..., str]) -> None:
+    url = emulator_url(profile="penalty")
+    with SpotifyAPIClient(f"{url}/v1", f"{url}/api/token", "sp-id", "sp-client-SECRET") as client:
+        started = time.monotonic()
+        with pytest.raises(RateLimitedError) as caught:
+            client.search_tracks_by_isrc("USRC17607839")
+        batch = client.search_many([f"USRC1760{n:04d}" for n in range(200)])
+        elapsed = time.monotonic() - started
+    assert elapsed < 5
+    assert caught.value.retryable
+    assert caught.value.retry_after == 3600
+    assert "3600" in str(caught.value)
+    assert isinstance(batch.fatal, RateLimitedError)
+    assert batch.results == {}
+    assert len(batch.errors) < 200  # lookups after the fatal error were never launched
+
+
+def test_wrong_spotify_credentials_are_a_clear_authentication_error(
+    emulator_url: Callable[..., str],
+) -> None:
+    url = emulator_url(credentials={"spotify_client_id": "right", "spotify_client_secret": "ok"})
+    with SpotifyAPIClient(f"{url}/v1", f"{url}/api/token", "wrong", "sp-client-SECRET") as client:
+        with pytest.raises(AuthenticationError, match="SPOTIFY_CLIENT_ID") as caught:
+            client.search_tracks_by_isrc("USRC17607839")
+        batch = client.search_many(["USRC17607839", "USRC17607840", "USRC17607841"])
+        token_requests = client.stats.snapshot().by_status.get(400, 0)
+    assert "sp-client-SECRET" not in str(caught.value)
+    assert isinstance(batch.fatal, AuthenticationError)
+    assert token_requests == 1  # the refusal is remembered, the token endpoint not hammered
+
+
+def test_wrong_beatport_refresh_token_is_a_clear_authentication_error(
+    emulator_url: Callable[..., str],
+) -> None:
+    url = emulator_url(credentials={"beatport_refresh_token": "right"})
+    with (
+        BeatportAPIClient(
+            f"{url}/v4", None, refresh_token="bp-refresh-SECRET", client_id="bp-client-SECRET"
+        ) as client,
+        pytest.raises(AuthenticationError, match="BEATPORT_REFRESH_TOKEN") as caught,
+    ):
+        crawl(client)
+    assert "bp-refresh-SECRET" not in str(caught.value)
+
+
+def test_expiring_spotify_tokens_are_renewed_without_errors(
+    emulator_url: Callable[..., str],
+) -> None:
+    url = emulator_url(spotify_token_lifetime_s=1)
+    with SpotifyAPIClient(f"{url}/v1", f"{url}/api/token", "sp-id", "sp-client-SECRET") as client:
+        for _ in range(3):
+            assert isinstance(client.search_tracks_by_isrc("USRC17607839"), list)
+            time.sleep(0.6)
+        counters = client.stats.snapshot()
+    assert counters.by_status.get(401, 0) <= 1
+    assert set(counters.by_status) <= {200, 401}
+
+
+@pytest.mark.slow
+def test_no_secret_reaches_logs_exceptions_or_reprs(
+    emulator_url: Callable[..., str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    faults = FaultRates(server_error=0.2, truncated=0.2, beatport_401_after=2, burst_429=0.03)
+    url = emulator_url(profile="flaky", faults=faults)
+    strict = emulator_url(
+        credentials={
+            "spotify_client_id": "x",
+            "spotify_client_secret": "y",
+            "beatport_client_id": "z",
+            "beatport_access_token": "t",
+        }
+    )
+    texts: list[str] = []
+    beatport = BeatportAPIClient(
+        f"{url}/v4",
+        "bp-access-SECRET",
+        refresh_token="bp-refresh-SECRET",
+        client_id="bp-client-SECRET",
+        policy=FAST,
+        page_size=50,
+    )
+    spotify = SpotifyAPIClient(f"{url}/v1", f"{url}/api/token", "sp-id", "sp-client-SECRET")
+    texts += [repr(beatport), repr(spotify), repr(beatport._auth), repr(spotify._auth)]
+    crawl(beatport)
+    batch = spotify.search_many([f"USRC1760{n:04d}" for n in range(30)])
+    texts += [repr(batch), str(batch.errors)]
+    failing = [
+        lambda: crawl(BeatportAPIClient(f"{strict}/v4", "bp-access-SECRET", policy=FAST)),
+        lambda: crawl(
+            BeatportAPIClient(
+                f"{strict}/v4",
+                None,
+                refresh_token="bp-refresh-SECRET",
+                client_id="bp-client-SECRET",
+            )
+        ),
+        lambda: SpotifyAPIClient(
+            f"{strict}/v1", f"{strict}/api/token", "sp-id", "sp-client-SECRET"
+        ).search_tracks_by_isrc("USRC17607839"),
+    ]
+    for action in failing:
+        with pytest.raises(AuthenticationError) as caught:
+            action()
+        texts += [str(caught.value), repr(caught.value)]
+    beatport.close()
+    spotify.close()
+    texts += [record.getMessage() for record in caplog.records]
+    texts += [caplog.text]
+    assert len(texts) > 10
+    leaked = [(secret, text) for text in texts for secret in SECRETS if secret in text]
+    assert leaked == []
