@@ -38,7 +38,16 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 from bench.common import Figure, median_of, print_table, write_results
-from collection_pipeline.domain import DateWindow, MatchOutcome, MatchStatus
+from collection_pipeline.domain import (
+    ArtistCredit,
+    ArtistRole,
+    DateWindow,
+    MatchOutcome,
+    MatchStatus,
+    NamedEntity,
+    NormalizedTrack,
+    Release,
+)
 from collection_pipeline.storage import Database, RawRecordIn
 
 ADMIN_URL = os.environ.get(
@@ -368,12 +377,30 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _normalized(uow: Any, rows: int) -> list[tuple[int, Any]]:
-    """A batch of 200 tracks, half new and half existing, with shared entities."""
-    from collection_pipeline_tests.test_storage_catalog import make_track
-
+def _normalized(uow: Any, rows: int) -> list[tuple[int, NormalizedTrack]]:
+    """A batch of 200 tracks, half existing and half new, sharing genres, labels and artists."""
+    day = FIRST_DAY + timedelta(days=100)
     return [
-        (n, make_track(n, isrc=f"GBAAA{n:07d}", artists=((n % 500, "A"),), release_id=n % 999))
+        (
+            n,
+            NormalizedTrack(
+                beatport_id=n,
+                name=f"Track {n}",
+                mix_name="Original Mix",
+                isrc=f"GBAAA{n:07d}",
+                bpm=125,
+                key_name=None,
+                camelot=None,
+                length_ms=300_000,
+                publish_date=day,
+                new_release_date=day,
+                catalog_number=None,
+                genre=NamedEntity(1 + n % 40, f"Genre {1 + n % 40}"),
+                sub_genre=None,
+                release=Release(n % 999 + 1, "Release", None, NamedEntity(n % 20 + 1, "Label")),
+                credits=(ArtistCredit(NamedEntity(n % 500 + 1, "A"), ArtistRole.ARTIST, 1),),
+            ),
+        )
         for n in range(rows - 100, rows + 100)
     ]
 
