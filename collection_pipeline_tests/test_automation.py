@@ -1,0 +1,126 @@
+"""Schedule, recheck sensor and eager automation, evaluated the way the daemon evaluates them."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, date, datetime, timedelta
+
+import dagster as dg
+import sqlalchemy as sa
+
+from collection_pipeline.definitions import build_definitions
+from collection_pipeline_tests.test_definitions_support import (
+    bound_resources,
+    live_source,
+    run_range,
+)
+
+
+def test_daily_schedule_requests_yesterdays_partition_of_all_three_assets(tmp_path):
+    defs = build_definitions(
+        bound_resources(live_source("http://unused"), f"sqlite:///{tmp_path}/c.db")
+    )
+    schedule = defs.get_schedule_def("daily_collection_schedule")
+    context = dg.build_schedule_context(
+        scheduled_execution_time=datetime(2024, 3, 10, 2, 30, tzinfo=UTC)
+    )
+    requests = schedule.evaluate_tick(context).run_requests
+    assert [r.partition_key for r in requests] == ["2024-03-09"]
+    job = defs.resolve_job_def(schedule.job_name)
+    assert job.asset_layer.executable_asset_keys == {
+        dg.AssetKey("raw_beatport_tracks"),
+        dg.AssetKey("processed_tracks"),
+        dg.AssetKey("spotify_enrichments"),
+    }
+
+
+def _age_outcomes(database_url: str) -> None:
+    """2024-02-01 gets a not_found past the TTL, 2024-02-02 an error, 2024-02-03 stays."""
+    engine = sa.create_engine(database_url)
+    with engine.begin() as conn:
+        track_of = {}
+        for day in (date(2024, 2, 1), date(2024, 2, 2)):
+            track_of[day] = conn.execute(
+                sa.text(
+                    "SELECT m.track_id FROM spotify_track_matches m JOIN tracks t "
+                    "ON t.id = m.track_id WHERE t.publish_date = :day ORDER BY m.track_id LIMIT 1"
+                ),
+                {"day": day},
+            ).scalar_one()
+        conn.execute(
+            sa.text(
+                "UPDATE spotify_track_matches SET status = 'not_found', spotify_track_id = NULL,"
+                " searched_at = :old WHERE track_id = :id"
+            ),
+            {"old": datetime.now(UTC) - timedelta(days=45), "id": track_of[date(2024, 2, 1)]},
+        )
+        conn.execute(
+            sa.text(
+                "UPDATE spotify_track_matches SET status = 'error', spotify_track_id = NULL"
+                " WHERE track_id = :id"
+            ),
+            {"id": track_of[date(2024, 2, 2)]},
+        )
+    engine.dispose()
+
+
+def test_recheck_sensor_requests_exactly_expired_not_found_and_error_partitions(
+    tmp_path, emulator_url
+):
+    database_url = f"sqlite:///{tmp_path}/catalogue.db"
+    resources = bound_resources(live_source(emulator_url(tracks_per_day=2)), database_url)
+    defs = build_definitions(resources)
+    sensor = defs.get_sensor_def("spotify_recheck_sensor")
+    with dg.DagsterInstance.ephemeral() as instance:
+        assert run_range(resources, instance, date(2024, 2, 1), date(2024, 2, 3)).success
+
+        def tick(cursor: str | None = None) -> dg.SensorResult:
+            with dg.build_sensor_context(instance, cursor=cursor, resources=resources) as context:
+                return sensor(context)
+
+        assert tick().run_requests == []
+
+        _age_outcomes(database_url)
+        first = tick()
+        assert sorted(r.partition_key for r in first.run_requests) == ["2024-02-01", "2024-02-02"]
+        assert set(json.loads(first.cursor)) == {"2024-02-01", "2024-02-02"}
+
+        # The cursor holds the requests back until the cooldown ends...
+        assert tick(first.cursor).run_requests == []
+        # ...while a tick that failed (cursor never stored) loses nothing: the work list comes
+        # from the catalogue, so the next tick asks for the same partitions again.
+        assert sorted(r.partition_key for r in tick().run_requests) == [
+            "2024-02-01",
+            "2024-02-02",
+        ]
+
+
+def test_eager_condition_requests_downstream_after_upstream_materialization(tmp_path):
+    defs = build_definitions(
+        bound_resources(live_source("http://unused"), f"sqlite:///{tmp_path}/c.db")
+    )
+    now = datetime.now(UTC)
+    latest = (now.date() - timedelta(days=1)).isoformat()
+    with dg.DagsterInstance.ephemeral() as instance:
+        before = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, evaluation_time=now
+        )
+        assert before.total_requested == 0
+
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization("raw_beatport_tracks", partition=latest)
+        )
+        after = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=before.cursor, evaluation_time=now
+        )
+    # Eager chains: enrichment is requested with processing, in the same tick, for that day only.
+    assert after.get_requested_partitions(dg.AssetKey("processed_tracks")) == {latest}
+    assert after.get_requested_partitions(dg.AssetKey("spotify_enrichments")) == {latest}
+    assert after.get_num_requested(dg.AssetKey("raw_beatport_tracks")) == 0
+
+
+def test_automation_sensor_ships_running():
+    from collection_pipeline.definitions import defs
+
+    sensor = defs.get_sensor_def("collection_automation")
+    assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
