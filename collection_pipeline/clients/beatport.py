@@ -99,6 +99,7 @@ class BeatportAPIClient:
         max_concurrency: int = 8,
         page_size: int = 100,
         max_recrawls: int = 3,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.policy = policy or HttpPolicy()
@@ -108,6 +109,7 @@ class BeatportAPIClient:
         self._http = httpx.Client(
             timeout=self.policy.timeout(),
             limits=httpx.Limits(max_connections=max_concurrency + 2),
+            transport=transport,
         )
         self._sender = PolicySender(self._http, self.policy, self.stats)
         self._auth = BeatportCredentials(

@@ -84,6 +84,7 @@ class SpotifyAPIClient:
         pacer: AdaptivePacer | None = None,
         max_concurrency: int = 32,
         search_limit: int = 10,
+        transport: httpx.BaseTransport | None = None,
     ) -> None:
         if not 1 <= search_limit <= MAX_SEARCH_LIMIT:
             raise ValueError(f"search_limit must be within 1..{MAX_SEARCH_LIMIT}")
@@ -96,6 +97,7 @@ class SpotifyAPIClient:
         self._http = httpx.Client(
             timeout=self.policy.timeout(),
             limits=httpx.Limits(max_connections=max_concurrency + 4),
+            transport=transport,
         )
         self._sender = PolicySender(self._http, self.policy, self.stats, pacer=self.pacer)
         self._auth = SpotifyCredentials(
