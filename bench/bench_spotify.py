@@ -1,0 +1,208 @@
+"""Spotify lookups: paced concurrent ISRC search vs the seed's loop, and vs the allowed rate.
+
+    python -m bench.bench_spotify [--latency-ms 100] [--repetitions 3]
+                                  [--unlimited-lookups 2000] [--baseline-lookups 100]
+                                  [--rate-limit 600] [--limited-seconds 65] [--warmup-seconds 30]
+
+Two standalone emulators (separate processes), both with 100 ms latency:
+
+1. no rate limit: `search_many` over N distinct ISRCs vs the seed's one-request-at-a-time loop
+   (plain httpx, one search after another), measured in the same run; target >= 15x.
+2. `ratelimited` profile with `--rate-limit` requests per rolling 30 s: `search_many` over enough
+   ISRCs to keep it busy for `--limited-seconds`. The pacer does not know the limit. Steady-state
+   throughput counts the lookups that completed after the first `--warmup-seconds` (one full
+   window, in which the pacer discovers the limit) divided by the time from then to the last
+   completion; it is compared with the allowed rate `rate_limit / 30` (target >= 90%). The 429
+   share is the share of HTTP requests answered 429 in that same steady-state interval (target
+   <= 3%); the share over the whole run, discovery included, is reported beside it.
+
+The emulator is reset between repetitions, and each repetition uses a fresh client (a fresh
+pacer), so every repetition discovers the limit from scratch. Writes bench/results/spotify.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import threading
+import time
+from datetime import date, timedelta
+
+import httpx
+
+from bench.common import Figure, print_table, standalone_emulator, write_results
+from collection_pipeline.clients import SpotifyAPIClient
+from collection_pipeline.clients.spotify import SpotifyCandidate
+
+GENRES = "5,11,12,90,6,1"
+
+
+def distinct_isrcs(base_url: str, needed: int) -> list[str]:
+    """Real ISRCs of the emulator's catalogue, as many as needed (widening the window)."""
+    isrcs: set[str] = set()
+    start = date(2024, 1, 1)
+    while len(isrcs) < needed:
+        end = start + timedelta(days=29)
+        params = {"publish_date": f"{start}:{end}", "genre_id": GENRES}
+        tracks = httpx.get(f"{base_url}/_emulator/truth", params=params, timeout=60).json()
+        isrcs.update(t["isrc"] for t in tracks["tracks"] if t["isrc"])
+        start = end + timedelta(days=1)
+    return sorted(isrcs)[:needed]
+
+
+def make_client(base_url: str) -> SpotifyAPIClient:
+    return SpotifyAPIClient(f"{base_url}/v1", f"{base_url}/api/token", "bench-id", "bench-secret")
+
+
+def seed_loop_rate(base_url: str, isrcs: list[str]) -> float:
+    """The seed's enrichment: token once, then one search after another."""
+    with httpx.Client(timeout=30) as http:
+        token = http.post(
+            f"{base_url}/api/token",
+            data={"grant_type": "client_credentials"},
+            auth=("bench-id", "bench-secret"),
+        ).json()["access_token"]
+        started = time.monotonic()
+        for isrc in isrcs:
+            response = http.get(
+                f"{base_url}/v1/search",
+                params={"q": f"isrc:{isrc}", "type": "track", "limit": 10},
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            response.raise_for_status()
+        return len(isrcs) / (time.monotonic() - started)
+
+
+def client_rate(base_url: str, isrcs: list[str]) -> float:
+    with make_client(base_url) as client:
+        client.search_tracks_by_isrc(isrcs[0])  # token fetched outside the timing, as above
+        started = time.monotonic()
+        batch = client.search_many(isrcs)
+        seconds = time.monotonic() - started
+    if batch.fatal or batch.errors or len(batch.results) != len(isrcs):
+        raise SystemExit(f"unlimited run failed: {len(batch.errors)} errors, fatal={batch.fatal}")
+    return len(isrcs) / seconds
+
+
+def limited_run(base_url: str, isrcs: list[str], warmup_s: float) -> dict[str, float]:
+    """One paced run against the rolling-window limit; steady state measured after warm-up."""
+    httpx.post(f"{base_url}/_emulator/reset")
+    completions: list[float] = []
+    lock = threading.Lock()
+    with make_client(base_url) as client:
+        original = client.search_tracks_by_isrc
+
+        def timed(isrc: str) -> list[SpotifyCandidate]:
+            found = original(isrc)
+            with lock:
+                completions.append(time.monotonic())
+            return found
+
+        client.search_tracks_by_isrc = timed  # type: ignore[method-assign]
+        started = time.monotonic()
+        at_warmup: list = []
+        timer = threading.Timer(warmup_s, lambda: at_warmup.append(client.stats.snapshot()))
+        timer.start()
+        batch = client.search_many(isrcs)
+        timer.cancel()
+        final = client.stats.snapshot()
+        budget = client.pacer.budget
+    if batch.fatal or batch.errors:
+        raise SystemExit(f"limited run failed: {len(batch.errors)} errors, fatal={batch.fatal}")
+    if not at_warmup:
+        raise SystemExit("the limited run ended before the warm-up: raise --limited-seconds")
+    steady = sorted(t for t in completions if t >= started + warmup_s)
+    steady_rate = len(steady) / (steady[-1] - (started + warmup_s))
+    warm = at_warmup[0]
+    steady_requests = final.requests - warm.requests
+    return {
+        "steady_rate": steady_rate,
+        "steady_429_share": (final.rate_limited - warm.rate_limited) / steady_requests,
+        "overall_429_share": final.rate_limited / final.requests,
+        "overall_rate": len(completions) / (max(completions) - started),
+        "budget_estimate": budget or 0.0,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--latency-ms", type=float, default=100.0)
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--unlimited-lookups", type=int, default=2000)
+    parser.add_argument("--baseline-lookups", type=int, default=100)
+    parser.add_argument("--rate-limit", type=int, default=600)
+    parser.add_argument("--limited-seconds", type=float, default=65.0)
+    parser.add_argument("--warmup-seconds", type=float, default=30.0)
+    args = parser.parse_args()
+    latency = ("--latency-ms", str(args.latency_ms))
+    allowed = args.rate_limit / 30.0
+    limited_lookups = int(allowed * args.limited_seconds)
+
+    with standalone_emulator(*latency) as base_url:
+        isrcs = distinct_isrcs(base_url, max(args.unlimited_lookups, limited_lookups))
+        baselines, rates = [], []
+        for _ in range(args.repetitions):
+            baselines.append(seed_loop_rate(base_url, isrcs[: args.baseline_lookups]))
+            rates.append(client_rate(base_url, isrcs[: args.unlimited_lookups]))
+            print(f"unlimited: seed loop {baselines[-1]:.1f}/s, client {rates[-1]:.1f}/s")
+
+    limited_args = ("--profile", "ratelimited", "--rate-limit", str(args.rate_limit))
+    with standalone_emulator(*latency, *limited_args) as base_url:
+        runs = []
+        for _ in range(args.repetitions):
+            runs.append(limited_run(base_url, isrcs[:limited_lookups], args.warmup_seconds))
+            print("ratelimited:", {k: round(v, 4) for k, v in runs[-1].items()})
+
+    def median(key: str) -> float:
+        return statistics.median(run[key] for run in runs)
+
+    reps = f"median of {args.repetitions}"
+    figures = [
+        Figure(
+            benchmark="spotify",
+            figure=f"lookups/s, no rate limit, {args.latency_ms:.0f} ms latency",
+            value=statistics.median(rates),
+            unit="lookups/s",
+            reference=statistics.median(baselines),
+            reference_name="seed one-at-a-time loop",
+            threshold=15.0,
+            detail=f"{args.unlimited_lookups} distinct ISRCs, 1 request each; {reps}",
+        ),
+        Figure(
+            benchmark="spotify",
+            figure=f"steady lookups/s, ratelimited {args.rate_limit}/30 s",
+            value=median("steady_rate"),
+            unit="lookups/s",
+            reference=allowed,
+            reference_name="emulator allowed rate",
+            threshold=0.9,
+            detail=(
+                f"after the first {args.warmup_seconds:.0f} s window, {limited_lookups} lookups; "
+                f"whole-run rate {median('overall_rate'):.2f}/s; "
+                f"pacer budget estimate {median('budget_estimate'):.0f}/30 s; {reps}"
+            ),
+        ),
+        Figure(
+            benchmark="spotify",
+            figure="share of requests answered 429 (steady state)",
+            value=median("steady_429_share"),
+            unit="share",
+            threshold=0.03,
+            higher_is_better=False,
+            detail=f"whole run incl. discovery: {median('overall_429_share'):.4f}; {reps}",
+        ),
+        Figure(
+            benchmark="spotify",
+            figure="share of requests answered 429 (whole run, incl. discovery)",
+            value=median("overall_429_share"),
+            unit="share",
+            higher_is_better=False,
+            detail=f"informational: the discovery overshoot of the first window; {reps}",
+        ),
+    ]
+    print_table(figures)
+    write_results("spotify", figures, vars(args))
+
+
+if __name__ == "__main__":
+    main()
