@@ -196,7 +196,11 @@ def _parser() -> argparse.ArgumentParser:
         choices=ASSET_KEYS,
         help="materialize only these assets (repeatable; default: all three)",
     )
-    commands.add_parser("dev", help="start the Dagster UI and daemon on the same instance")
+    commands.add_parser(
+        "dev",
+        add_help=False,  # every further option (-h HOST, -p PORT, ...) goes to `dagster dev`
+        help="start the Dagster UI and daemon on the same instance (options go to dagster dev)",
+    )
     commands.add_parser("migrate", help="bring the catalogue schema to the latest migration")
     return parser
 
