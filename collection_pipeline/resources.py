@@ -194,7 +194,9 @@ class BeatportResource(dg.ConfigurableResource):
 
     source: ApiSourceResource
     genre_ids: list[int] = Field(default_factory=lambda: [5, 11, 12, 90, 6, 1])
-    max_concurrency: int = 8
+    max_concurrency: int = 16
+    """Concurrent page fetches after a query's first page (bench_beatport: 16 keeps a
+    100 ms-latency crawl above 5x the sequential rate; 8 barely reaches it)."""
     page_size: int = 100
 
     def client(self) -> BeatportAPIClient:
@@ -247,10 +249,6 @@ class DatabaseResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         from collection_pipeline.storage import Database
 
-        if self.url.startswith("sqlite:///"):
-            from pathlib import Path
-
-            Path(self.url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
         self._database = Database(self.url)
         self._database.upgrade()
 
