@@ -236,3 +236,24 @@ def test_no_secret_reaches_logs_exceptions_or_reprs(
     assert len(texts) > 10
     leaked = [(secret, text) for text in texts for secret in SECRETS if secret in text]
     assert leaked == []
+
+
+@pytest.mark.slow
+def test_queries_past_the_count_cap_are_split_by_genre_then_by_day(
+    emulator_url: Callable[..., str],
+) -> None:
+    """22,000 tracks: the API caps `count` at 10,000 for the whole query and for each genre."""
+    url = emulator_url(tracks_per_day=1000)
+    genres, first, last = [5, 11], date(2024, 3, 1), date(2024, 3, 11)
+    with BeatportAPIClient(f"{url}/v4", "bp-access-SECRET") as client:
+        pages = list(client.get_tracks(genres, first, last))
+    ids = [track["id"] for page in pages for track in page.tracks]
+    params = {"publish_date": f"{first}:{last}", "genre_id": "5,11"}
+    truth_tracks = httpx.get(f"{url}/_emulator/truth", params=params).json()["tracks"]
+    expected = {track["beatport_id"] for track in truth_tracks}
+    assert len(expected) == 22_000
+    assert len(ids) == len(set(ids))
+    assert set(ids) == expected
+    counts = {page.query.label: page.count for page in pages}
+    days = [date(2024, 3, day).isoformat() for day in range(1, 12)]
+    assert counts == {f"genre {genre} {day}:{day}": 1000 for genre in genres for day in days}

@@ -159,3 +159,28 @@ def test_unit_of_work_rolls_back_unless_committed(database_url: str) -> None:
         pass
     assert query(db, "SELECT count(*) FROM external_data") == [(0,)]
     db.dispose()
+
+
+def test_a_record_recollected_while_being_processed_stays_queued(database_url: str) -> None:
+    db = new_database(database_url)
+    upsert(db, [record(1), record(2)])
+    with db.unit_of_work() as uow:
+        read = {
+            r.id: r.content_hash
+            for r in uow.raw.fetch_unprocessed("beatport", "track", WINDOW, 0, 10)
+        }
+    upsert(db, [record(2, revision=1)], "run-2")  # new content arrives mid-processing
+
+    with db.unit_of_work() as uow:
+        uow.raw.mark_processed(list(read), "p-1", content_hashes=read)
+        uow.commit()
+    assert pending_ids(db) == ["2"]  # the newer content of 2 still waits; 1 is done
+
+    with db.unit_of_work() as uow:
+        (fresh,) = uow.raw.fetch_unprocessed("beatport", "track", WINDOW, 0, 10)
+        uow.raw.mark_quarantined(
+            {fresh.id: "bad"}, "p-2", content_hashes={fresh.id: fresh.content_hash}
+        )
+        uow.commit()
+    assert pending_ids(db) == []
+    db.dispose()

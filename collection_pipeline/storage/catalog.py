@@ -107,11 +107,36 @@ class CatalogRepository:
                 for record_id, entity in rows
             ]
             content = ["name", "slug", *(["label_id"] if extra else [])]
-            ids, count = self._upsert_by_beatport_id(table, values, content)
+            ids, count = self._write_new_or_changed(table, values, content)
             written[table.name] = count
             return ids
 
         return save
+
+    def _write_new_or_changed(
+        self, table: sa.Table, values: list[dict[str, Any]], content: Sequence[str]
+    ) -> tuple[dict[int, int], int]:
+        """Get-or-create shared entities, writing only the rows that are new or changed.
+
+        Genres, labels and artists recur in almost every batch. Reading them first through the
+        unique index costs far less than an upsert, which locks (and so rewrites) every
+        conflicting row even when it changes nothing. A concurrent writer that inserts the same
+        row in between is absorbed by the upsert's ON CONFLICT.
+        """
+        stored: dict[int, tuple[Any, ...]] = {}
+        columns = [table.c.beatport_id, table.c.id, *(table.c[name] for name in content)]
+        for chunk in chunks([row["beatport_id"] for row in values]):
+            query = sa.select(*columns).where(table.c.beatport_id.in_(chunk))
+            stored.update((row[0], tuple(row[1:])) for row in self._conn.execute(query))
+        ids = {beatport_id: row[0] for beatport_id, row in stored.items()}
+        changed = [
+            row
+            for row in values
+            if (known := stored.get(row["beatport_id"])) is None
+            or known[1:] != tuple(row[name] for name in content)
+        ]
+        written_ids, count = self._upsert_by_beatport_id(table, changed, content)
+        return ids | written_ids, count
 
     def _upsert_by_beatport_id(
         self, table: sa.Table, values: list[dict[str, Any]], content: Sequence[str]

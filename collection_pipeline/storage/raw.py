@@ -174,42 +174,65 @@ class RawRecordRepository:
         )
         return [RawRecord(*row) for row in self._conn.execute(query)]
 
-    def mark_processed(self, ids: Sequence[int], run_id: str) -> None:
-        self._finish(sorted(set(ids)), run_id, None)
+    def mark_processed(
+        self, ids: Sequence[int], run_id: str, *, content_hashes: Mapping[int, str] | None = None
+    ) -> None:
+        """Take records out of the queue.
 
-    def mark_quarantined(self, reasons: Mapping[int, str], run_id: str) -> None:
+        With `content_hashes` (the hashes the caller normalized), a record whose content was
+        re-collected as something else in the meantime stays queued, so the newer content is
+        processed too instead of being marked done unseen.
+        """
+        self._finish(sorted(set(ids)), run_id, None, content_hashes)
+
+    def mark_quarantined(
+        self,
+        reasons: Mapping[int, str],
+        run_id: str,
+        *,
+        content_hashes: Mapping[int, str] | None = None,
+    ) -> None:
         """Take records out of the queue with a reason; a later content change re-queues them."""
         by_reason: dict[str, list[int]] = defaultdict(list)
         for record_id, reason in sorted(reasons.items()):
             by_reason[reason].append(record_id)
         for reason in sorted(by_reason):
-            self._finish(by_reason[reason], run_id, reason)
+            self._finish(by_reason[reason], run_id, reason, content_hashes)
 
-    def _finish(self, ids: list[int], run_id: str, error: str | None) -> None:
+    def _finish(
+        self,
+        ids: list[int],
+        run_id: str,
+        error: str | None,
+        content_hashes: Mapping[int, str] | None,
+    ) -> None:
         now = utc_now()
         for chunk in chunks(ids):
-            self._lock_in_upsert_order(chunk)
+            current = self._lock_in_upsert_order(chunk)
+            if content_hashes is not None:
+                chunk = [i for i in chunk if current.get(i) == content_hashes.get(i)]
+            if not chunk:
+                continue
             self._conn.execute(
                 sa.update(ed)
                 .where(ed.c.id.in_(chunk))
                 .values(processed_at=now, processing_error=error, processed_run_id=run_id)
             )
 
-    def _lock_in_upsert_order(self, ids: Sequence[int]) -> None:
-        """Lock rows in the order upserts lock them, so a concurrent collect cannot deadlock.
+    def _lock_in_upsert_order(self, ids: Sequence[int]) -> dict[int, str]:
+        """Lock rows in the order upserts lock them; return their current content hashes.
 
         Upserts lock by external id (sorted in Python: code-point order, which is what the
-        "C" collation compares); an UPDATE by id would lock in id order. SQLite locks the whole
-        database per writer, so it needs nothing.
+        "C" collation compares); an UPDATE by id would lock in id order, so a concurrent
+        collect could deadlock. SQLite locks the whole database per writer, so a plain read
+        is already stable there.
         """
-        if self._conn.dialect.name != "postgresql":
-            return
-        self._conn.execute(
-            sa.select(ed.c.id)
-            .where(ed.c.id.in_(ids))
-            .order_by(ed.c.provider, ed.c.entity_type, ed.c.external_id.collate("C"))
-            .with_for_update()
-        )
+        query = sa.select(ed.c.id, ed.c.content_hash).where(ed.c.id.in_(ids))
+        if self._conn.dialect.name == "postgresql":
+            query = query.order_by(
+                ed.c.provider, ed.c.entity_type, ed.c.external_id.collate("C")
+            ).with_for_update()
+        return dict(self._conn.execute(query).all())
 
     def state_counts(self, provider: str, entity_type: str, window: DateWindow) -> RawStateCounts:
         done = sa.func.count(ed.c.processed_at)
