@@ -146,5 +146,7 @@ def markdown_table(rows: list[dict[str, object]]) -> str:
 
 def _number(value: object) -> str:
     if isinstance(value, float):
-        return f"{value:,.2f}" if abs(value) < 100 else f"{value:,.0f}"
+        if abs(value) >= 100:
+            return f"{value:,.0f}"
+        return f"{value:,.2f}" if abs(value) >= 1 else f"{value:.3g}"
     return str(value)
