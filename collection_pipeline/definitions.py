@@ -1,7 +1,9 @@
 """The code location: every asset, check, job, schedule, sensor and resource, wired once.
 
-Loading it needs no credentials and starts nothing: resources read the environment here but
-validate it, and start the embedded emulator, only when a run or sensor uses them.
+The Dagster objects are discovered in the `defs/` folder, as in every `dg` project; resources
+are bound here so that tests can bind emulators and temporary databases instead. Loading needs
+no credentials and starts nothing: resources read the environment here but validate it, and
+start the embedded emulator, only when a run or sensor uses them.
 """
 
 from __future__ import annotations
@@ -9,28 +11,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import dagster as dg
+from dagster.components import load_defs
 
-from collection_pipeline.assets import ASSETS
-from collection_pipeline.automation import (
-    automation_sensor,
-    daily_collection_job,
-    daily_collection_schedule,
-    spotify_recheck_job,
-    spotify_recheck_sensor,
-)
-from collection_pipeline.checks import CHECKS
-from collection_pipeline.resources import resources_from_env
+import collection_pipeline.defs
+from collection_pipeline.defs.resources import resources_from_env
 
 
 def build_definitions(resources: Mapping[str, dg.ConfigurableResource]) -> dg.Definitions:
-    """Everything, bound to the given resources (tests bind emulators and temp databases)."""
-    return dg.Definitions(
-        assets=ASSETS,
-        asset_checks=CHECKS,
-        jobs=[daily_collection_job, spotify_recheck_job],
-        schedules=[daily_collection_schedule],
-        sensors=[spotify_recheck_sensor, automation_sensor],
-        resources=resources,
+    """Everything in `defs/`, bound to the given resources."""
+    return dg.Definitions.merge(
+        load_defs(defs_root=collection_pipeline.defs), dg.Definitions(resources=resources)
     )
 
 

@@ -11,7 +11,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from collection_pipeline.definitions import build_definitions
-from collection_pipeline.resources import (
+from collection_pipeline.defs.resources import (
     ApiSourceResource,
     BeatportResource,
     DatabaseResource,

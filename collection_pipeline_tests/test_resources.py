@@ -12,7 +12,7 @@ import dagster as dg
 import httpx
 import pytest
 
-from collection_pipeline.resources import ApiSourceResource, LiveConfigurationError
+from collection_pipeline.defs.resources import ApiSourceResource, LiveConfigurationError
 from collection_pipeline_tests.test_definitions_support import bound_resources, run_range
 
 CREDENTIALS = (

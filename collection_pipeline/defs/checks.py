@@ -10,9 +10,9 @@ reported at WARN severity so they are visible without halting the pipeline.
 import dagster as dg
 
 from collection_pipeline import settings
+from collection_pipeline.defs.partitions import daily_partitions, window_of
+from collection_pipeline.defs.resources import DatabaseResource, collection_service
 from collection_pipeline.domain import WindowReport
-from collection_pipeline.partitions import daily_partitions, window_of
-from collection_pipeline.resources import DatabaseResource, collection_service
 
 ERROR = dg.AssetCheckSeverity.ERROR
 WARN = dg.AssetCheckSeverity.WARN

@@ -6,9 +6,13 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from collection_pipeline.assets import processed_tracks, raw_beatport_tracks, spotify_enrichments
-from collection_pipeline.partitions import daily_partitions, partition_key
-from collection_pipeline.resources import DatabaseResource, collection_service
+from collection_pipeline.defs.assets import (
+    processed_tracks,
+    raw_beatport_tracks,
+    spotify_enrichments,
+)
+from collection_pipeline.defs.partitions import daily_partitions, partition_key
+from collection_pipeline.defs.resources import DatabaseResource, collection_service
 
 daily_collection_job = dg.define_asset_job(
     "daily_collection",

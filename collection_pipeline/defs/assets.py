@@ -11,7 +11,7 @@ from contextlib import contextmanager
 import dagster as dg
 
 from collection_pipeline.clients.errors import ApiError, IncompleteCrawlError
-from collection_pipeline.metadata import (
+from collection_pipeline.defs.metadata import (
     collect_metadata,
     completeness_check,
     enrich_metadata,
@@ -19,8 +19,8 @@ from collection_pipeline.metadata import (
     preview_metadata,
     process_metadata,
 )
-from collection_pipeline.partitions import daily_partitions, window_of
-from collection_pipeline.resources import (
+from collection_pipeline.defs.partitions import daily_partitions, window_of
+from collection_pipeline.defs.resources import (
     BeatportResource,
     DatabaseResource,
     SpotifyResource,
