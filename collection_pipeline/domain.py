@@ -216,6 +216,20 @@ class OutcomeCounts:
     error: int
     pending: int
 
+    @property
+    def looked_up(self) -> int:
+        """Tracks with a final answer from Spotify; errors and pending ones have none yet."""
+        return self.found + self.not_found
+
+    @property
+    def match_rate(self) -> float | None:
+        """Share of final answers that found the track; None when nothing was looked up.
+
+        The one definition used by checks, metadata and the CLI: errors are not answers, and
+        "no lookups" is not a rate of 0% nor of 100%.
+        """
+        return self.found / self.looked_up if self.looked_up else None
+
 
 @dataclass(frozen=True)
 class WindowReport:
