@@ -25,7 +25,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 START = date(2024, 3, 1)
 END = START + timedelta(days=1)
 GENRES = "5,11,12"
-TRIALS = 10
+TRIALS = 5
+"""Kill points are stratified: one in each fifth of a clean run, so every stretch of the run
+(crawl, processing, enrichment) is hit without the ten random trials this once took."""
 
 
 def start_run(db_url: str, base_url: str, run_id: str) -> subprocess.Popen[str]:
@@ -98,7 +100,7 @@ def test_sigkill_at_random_points_then_rerun_converges(database_url: str, emulat
     for trial in range(1, TRIALS + 1):
         url = fresh_database(database_url, trial)
         victim = start_run(url, base_url, f"killed-{trial}")
-        delay = rng.uniform(0.0, work_seconds)
+        delay = work_seconds * (trial - 1 + rng.random()) / TRIALS
         time.sleep(delay)
         if victim.poll() is None:
             victim.send_signal(signal.SIGKILL)
@@ -108,4 +110,4 @@ def test_sigkill_at_random_points_then_rerun_converges(database_url: str, emulat
         assert digest(url) == expected, f"trial {trial} killed after {delay:.2f}s diverged"
 
     print(f"clean run {work_seconds:.2f}s; killed at {sorted(round(d, 2) for d in killed_at)}")
-    assert len(killed_at) >= TRIALS // 2, "most kills must land while the run is working"
+    assert len(killed_at) >= TRIALS - 1, "the kills must land while the run is working"
