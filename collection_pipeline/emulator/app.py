@@ -19,8 +19,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collection_pipeline.emulator import beatport_api, control_api, spotify_api
-from collection_pipeline.emulator.catalogue import BeatportCatalogue
+from collection_pipeline.emulator.catalogue import BeatportCatalogue, DriftLog, Oversized
 from collection_pipeline.emulator.config import EmulatorConfig
+from collection_pipeline.emulator.reference_data import GENRES_BY_ID
 from collection_pipeline.emulator.replies import (
     BEATPORT_INVALID_TOKEN,
     BEATPORT_NO_CREDENTIALS,
@@ -83,7 +84,11 @@ class Emulator:
         self.config = config
         self.clock = clock
         self.beatport = BeatportCatalogue(
-            config.seed, config.tracks_per_day, config.catalogue_revision
+            config.seed,
+            config.tracks_per_day,
+            config.catalogue_revision,
+            oversized=_oversized(config),
+            drift=DriftLog(config.effective_drift_per_block),
         )
         self.spotify = SpotifyCatalogue(self.beatport)
         self.stats = Stats()
@@ -203,6 +208,14 @@ class Emulator:
         if fault == "truncated" and reply.status == 200:
             return Reply(200, reply.body[: len(reply.body) // 2], reply.headers)
         return reply
+
+
+def _oversized(config: EmulatorConfig) -> Oversized | None:
+    """The over-cap genre-day of the config, if it has one."""
+    size = config.effective_overcap_tracks
+    if size <= config.tracks_per_day or config.overcap_genre_id not in GENRES_BY_ID:
+        return None
+    return Oversized(config.overcap_day, GENRES_BY_ID[config.overcap_genre_id].slot, size)
 
 
 def _too_many(retry_after: int) -> Reply:

@@ -8,18 +8,21 @@ from starlette.requests import Request
 
 from collection_pipeline.emulator.beatport_listing import (
     QueryError,
+    covers,
     page_envelope,
     parse_page,
     parse_per_page,
     parse_query,
     plan_listing,
+    publish_late_tracks,
     shifted_page,
 )
 from collection_pipeline.emulator.catalogue import genre_json
-from collection_pipeline.emulator.reference_data import GENRES
+from collection_pipeline.emulator.reference_data import GENRES, GENRES_BY_ID
 from collection_pipeline.emulator.replies import (
     BEATPORT_INVALID_PAGE,
     BEATPORT_NOT_FOUND,
+    BEATPORT_SERVER_ERRORS,
     Reply,
     encode,
     json_reply,
@@ -84,14 +87,13 @@ async def token(emulator: Emulator, request: Request, fault: str | None) -> Repl
 
 
 def list_tracks(emulator: Emulator, request: Request, fault: str | None) -> Reply:
-    """GET /v4/catalog/tracks/ with the real filters, envelope and paging errors."""
+    """GET /v4/catalog/tracks/ with the real filters, envelope and paging errors.
+
+    In `drift`, a request for a page after the first first publishes late tracks into its window,
+    as the real catalogue does while a client pages it; `failing_genre_day` makes every listing
+    that could include that genre-day answer 503.
+    """
     host = request.headers.get("host", "api.beatport.com")
-    cache_key = (host, request.url.query)
-    shift = fault == "page_shift"
-    if not shift:
-        cached = emulator.listing_cache.get(cache_key)
-        if cached is not None:
-            return cached
     params = request.query_params
     try:
         query = parse_query(params)
@@ -100,9 +102,25 @@ def list_tracks(emulator: Emulator, request: Request, fault: str | None) -> Repl
     page = parse_page(params.get("page"))
     if page is None:
         return BEATPORT_INVALID_PAGE
+    failing = emulator.config.failing_genre_day
+    if (
+        failing is not None
+        and failing[0] in GENRES_BY_ID
+        and covers(query, GENRES_BY_ID[failing[0]].slot, failing[1])
+    ):
+        return BEATPORT_SERVER_ERRORS[2]
+    catalogue = emulator.beatport
+    if page > 1:
+        publish_late_tracks(catalogue, query, emulator.config.drift_per_request)
+    cache_key = (host, request.url.query, catalogue.drift.version)
+    shift = fault == "page_shift"
+    if not shift:
+        cached = emulator.listing_cache.get(cache_key)
+        if cached is not None:
+            return cached
     per_page = parse_per_page(params.get("per_page"))
     try:
-        listing = plan_listing(emulator.beatport, query)
+        listing = plan_listing(catalogue, query)
     except QueryError as error:
         return json_reply(400, error.body)
     envelope = page_envelope(listing, page, per_page, f"{host}{TRACKS_PATH}", params.multi_items())

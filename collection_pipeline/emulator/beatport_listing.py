@@ -1,21 +1,26 @@
 """Beatport's track listing: filter parsing, ordering and page arithmetic.
 
 The common query (genres x publish days, ordered by id or publish date) is answered by
-arithmetic over fixed-size (day, genre) blocks, generating only the tracks on the page asked for,
-so even an unfiltered listing of the whole catalogue is cheap. Other filters and orderings
-enumerate the window and are bounded.
+arithmetic over (day, genre) blocks, generating only the tracks on the page asked for, so even an
+unfiltered listing of the whole catalogue is cheap. The over-cap block's extra slots and the late
+(drift) tracks are further segments of that arithmetic, placed where their ids sort them: ties of
+`publish_date` are broken by id, so a late track goes after every earlier track of its day, and
+by id after every track there is. Other filters and orderings select slots by their cheap facets
+(bpm, new-release date, sub-genre, release id), memoised per query, and build JSON only for the
+page asked for.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from collection_pipeline.emulator.catalogue import BeatportCatalogue
-from collection_pipeline.emulator.codecs import EPOCH, LAST_DAY, Slot, decode_isrc
+from collection_pipeline.emulator.catalogue import BeatportCatalogue, Facets
+from collection_pipeline.emulator.codecs import EPOCH, LAST_DAY, Slot, decode_isrc, stable_hash
 from collection_pipeline.emulator.reference_data import GENRES, GENRES_BY_ID
 
 COUNT_CAP = 10_000
@@ -23,7 +28,20 @@ DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 100
 MAX_SCAN = 200_000
 BLOCK_ORDERS = {"id": False, "publish_date": False, "-id": True, "-publish_date": True}
-SORTABLE_FIELDS = ("id", "publish_date", "new_release_date", "name", "bpm", "release_date")
+FACET_ORDERS: dict[str, Callable[[Facets], Any]] = {
+    "id": lambda f: f.id,
+    "publish_date": lambda f: (f.day, f.id),
+    "release_date": lambda f: (f.new_release_date, f.id),
+    "new_release_date": lambda f: (f.new_release_date, f.id),
+    "bpm": lambda f: (f.bpm, f.id),
+    "release_id": lambda f: (f.release_id, f.id),
+}
+JSON_ORDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "name": lambda t: (t["name"], t["id"]),
+    "genre": lambda t: (t["genre"]["name"], t["id"]),
+    "label": lambda t: (t["release"]["label"]["name"], t["id"]),
+}
+MAX_PUBLISHING_DAYS = 400  # a listing wider than this publishes no late tracks
 
 
 class QueryError(Exception):
@@ -42,6 +60,9 @@ class DateRange:
     def days(self) -> int:
         return max(0, (self.last - self.first).days + 1)
 
+    def __contains__(self, day: object) -> bool:
+        return isinstance(day, date) and self.first <= day <= self.last
+
 
 @dataclass(frozen=True)
 class TrackQuery:
@@ -51,6 +72,18 @@ class TrackQuery:
     sub_genre_ids: frozenset[int] | None
     isrcs: tuple[str, ...] | None
     order_by: str
+    bpm: tuple[int, int] | None = None
+
+    @property
+    def simple(self) -> bool:
+        """Answerable by block arithmetic: no filter but genre and publish date."""
+        return (
+            self.new_release is None
+            and self.sub_genre_ids is None
+            and self.isrcs is None
+            and self.bpm is None
+            and self.order_by in BLOCK_ORDERS
+        )
 
 
 def parse_date(field: str, value: str) -> date:
@@ -71,6 +104,23 @@ def parse_slice(field: str, value: str | None) -> DateRange | None:
     else:
         first = last = parse_date(field, value)
     return DateRange(max(first, EPOCH), min(last, LAST_DAY))
+
+
+def parse_bpm(value: str | None) -> tuple[int, int] | None:
+    """`bpm`: exact (`128`) or a range (`120:130`, `120:`, `:130`), inclusive."""
+    if value is None or value.strip() == "":
+        return None
+    try:
+        if ":" not in value:
+            exact = round(float(value))
+            return exact, exact
+        low, _, high = value.partition(":")
+        return (
+            round(float(low)) if low.strip() else 0,
+            round(float(high)) if high.strip() else 10**6,
+        )
+    except ValueError as exc:
+        raise QueryError("bpm", "Enter a number.") from exc
 
 
 def parse_ids(field: str, value: str | None) -> list[int] | None:
@@ -104,6 +154,7 @@ def parse_query(params: Any) -> TrackQuery:
         sub_genre_ids=frozenset(sub_genres) if sub_genres is not None else None,
         isrcs=tuple(p.strip().upper() for p in isrc.split(",") if p.strip()) if isrc else None,
         order_by=(params.get("order_by") or "id").split(",")[0].strip(),
+        bpm=parse_bpm(params.get("bpm")),
     )
 
 
@@ -127,49 +178,132 @@ def parse_page(value: str | None) -> int | None:
     return number if number >= 1 else None
 
 
+# ---------------------------------------------------------------- segments
+
+
+@dataclass(frozen=True)
+class _Run:
+    """`days` consecutive days x `genre_slots`, `tracks_per_day` ordinary slots per block."""
+
+    first: date
+    days: int
+    genre_slots: tuple[int, ...]
+    per_day: int
+
+    def __len__(self) -> int:
+        return self.days * len(self.genre_slots) * self.per_day
+
+    def slot(self, position: int) -> Slot:
+        block, index = divmod(position, self.per_day)
+        day_offset, genre_position = divmod(block, len(self.genre_slots))
+        day = self.first + timedelta(days=day_offset)
+        return Slot(day, self.genre_slots[genre_position], index)
+
+
+@dataclass(frozen=True)
+class _Extras:
+    """The over-cap block's slots past `tracks_per_day`."""
+
+    day: date
+    genre_slot: int
+    indexes: range
+
+    def __len__(self) -> int:
+        return len(self.indexes)
+
+    def slot(self, position: int) -> Slot:
+        return Slot(self.day, self.genre_slot, self.indexes[position])
+
+
+@dataclass(frozen=True)
+class _Slots:
+    slots: Sequence[Slot]
+
+    def __len__(self) -> int:
+        return len(self.slots)
+
+    def slot(self, position: int) -> Slot:
+        return self.slots[position]
+
+
+_Segment = _Run | _Extras | _Slots
+
+
 @dataclass(frozen=True)
 class Listing:
     """How many tracks match and a way to fetch any contiguous range of them."""
 
     count: int
     catalogue: BeatportCatalogue
-    query: TrackQuery
-    materialized: Sequence[dict[str, Any]] | None = None
+    segments: tuple[_Segment, ...]
+    descending: bool = False
 
     def slice(self, start: int, stop: int) -> list[dict[str, Any]]:
         stop = min(stop, self.count)
         if start >= stop:
             return []
-        if self.materialized is not None:
-            return list(self.materialized[start:stop])
-        return [self._block_track(position) for position in range(start, stop)]
-
-    def _block_track(self, position: int) -> dict[str, Any]:
-        descending = BLOCK_ORDERS[self.query.order_by]
-        if descending:
-            position = self.count - 1 - position
-        per_day = self.catalogue.tracks_per_day
-        block, index = divmod(position, per_day)
-        day_offset, genre_position = divmod(block, len(self.query.genre_slots))
-        day = self.query.publish.first + timedelta(days=day_offset)
-        return self.catalogue.tracks_for(day, self.query.genre_slots[genre_position])[index]
+        starts, total = [], 0
+        for segment in self.segments:
+            starts.append(total)
+            total += len(segment)
+        tracks = []
+        for position in range(max(start, 0), stop):
+            if self.descending:
+                position = self.count - 1 - position
+            index = bisect.bisect_right(starts, position) - 1
+            slot = self.segments[index].slot(position - starts[index])
+            tracks.append(self.catalogue.track_at(slot))
+        return tracks
 
 
 def plan_listing(catalogue: BeatportCatalogue, query: TrackQuery) -> Listing:
-    simple = (
-        query.new_release is None
-        and query.sub_genre_ids is None
-        and query.isrcs is None
-        and query.order_by in BLOCK_ORDERS
-    )
-    if simple:
-        total = query.publish.days() * len(query.genre_slots) * catalogue.tracks_per_day
-        return Listing(count=total, catalogue=catalogue, query=query)
-    tracks = _filtered(catalogue, query)
-    return Listing(count=len(tracks), catalogue=catalogue, query=query, materialized=tracks)
+    if query.simple:
+        segments = tuple(s for s in _block_segments(catalogue, query) if len(s))
+        return Listing(
+            count=sum(len(s) for s in segments),
+            catalogue=catalogue,
+            segments=segments,
+            descending=BLOCK_ORDERS[query.order_by],
+        )
+    key = (query, catalogue.drift.version)
+    slots = catalogue.remember(key, lambda: _filtered(catalogue, query))
+    return Listing(count=len(slots), catalogue=catalogue, segments=(_Slots(slots),))
+
+
+def _block_segments(catalogue: BeatportCatalogue, query: TrackQuery) -> list[_Segment]:
+    """Ascending segments: by id, ordinary blocks, then over-cap extras, then late tracks;
+    by publish date, the same three within each day."""
+    window, genres, per_day = query.publish, query.genre_slots, catalogue.tracks_per_day
+    late = catalogue.drift.in_window(window.first, window.last, genres)
+    extras = catalogue.overcap_extras(window.first, window.last, genres)
+    big = catalogue.oversized
+    if query.order_by.lstrip("-") == "id":
+        segments: list[_Segment] = [_Run(window.first, window.days(), genres, per_day)]
+        if extras and big is not None:
+            segments.append(_Extras(big.day, big.genre_slot, extras))
+        segments.append(_Slots(late))
+        return segments
+    late_by_day: dict[date, list[Slot]] = {}
+    for slot in late:
+        late_by_day.setdefault(slot.day, []).append(slot)
+    special = sorted({*late_by_day, *([big.day] if extras and big is not None else [])})
+    segments = []
+    cursor = window.first
+    for day in special:
+        if day > cursor:
+            segments.append(_Run(cursor, (day - cursor).days, genres, per_day))
+        segments.append(_Run(day, 1, genres, per_day))
+        if extras and big is not None and day == big.day:
+            segments.append(_Extras(big.day, big.genre_slot, extras))
+        segments.append(_Slots(late_by_day.get(day, [])))
+        cursor = day + timedelta(days=1)
+    if cursor <= window.last:
+        segments.append(_Run(cursor, (window.last - cursor).days + 1, genres, per_day))
+    return segments
 
 
 def _candidate_slots(catalogue: BeatportCatalogue, query: TrackQuery) -> list[Slot]:
+    window, genres = query.publish, query.genre_slots
     if query.isrcs is not None:
         slots: set[Slot] = set()
         for isrc in query.isrcs:
@@ -177,46 +311,41 @@ def _candidate_slots(catalogue: BeatportCatalogue, query: TrackQuery) -> list[Sl
             if catalogue.valid_slot(origin) and catalogue.core(origin).kind == "original":
                 slots.add(origin)
                 slots.update(catalogue.reusers(origin))
-        return sorted(
-            s
-            for s in slots
-            if s.genre_slot in query.genre_slots
-            and query.publish.first <= s.day <= query.publish.last
-        )
-    scan = query.publish.days() * len(query.genre_slots) * catalogue.tracks_per_day
+        return sorted(s for s in slots if s.genre_slot in genres and s.day in window)
+    extras = catalogue.overcap_extras(window.first, window.last, genres)
+    scan = window.days() * len(genres) * catalogue.tracks_per_day + len(extras)
     if scan > MAX_SCAN:
         raise QueryError(
             "publish_date",
             f"The emulator scans at most {MAX_SCAN} tracks for this filter; narrow publish_date.",
         )
-    return [
-        Slot(query.publish.first + timedelta(days=offset), genre_slot, index)
-        for offset in range(query.publish.days())
-        for genre_slot in query.genre_slots
-        for index in range(catalogue.tracks_per_day)
-    ]
+    by_id = TrackQuery(genres, window, None, None, None, "id")
+    segments = _block_segments(catalogue, by_id)
+    return [segment.slot(n) for segment in segments for n in range(len(segment))]
 
 
-def _filtered(catalogue: BeatportCatalogue, query: TrackQuery) -> list[dict[str, Any]]:
-    tracks = []
+def _filtered(catalogue: BeatportCatalogue, query: TrackQuery) -> list[Slot]:
+    kept = []
     for slot in _candidate_slots(catalogue, query):
-        track = catalogue.tracks_for(slot.day, slot.genre_slot)[slot.index]
-        if query.new_release is not None:
-            released = date.fromisoformat(track["new_release_date"])
-            if not query.new_release.first <= released <= query.new_release.last:
-                continue
-        if query.sub_genre_ids is not None and (
-            track["sub_genre"] is None or track["sub_genre"]["id"] not in query.sub_genre_ids
-        ):
+        facets = catalogue.facets(slot)
+        if query.new_release is not None and facets.new_release_date not in query.new_release:
             continue
-        if query.isrcs is not None and track["isrc"] not in query.isrcs:
+        if query.sub_genre_ids is not None and facets.sub_genre_id not in query.sub_genre_ids:
             continue
-        tracks.append(track)
+        if query.bpm is not None and not query.bpm[0] <= facets.bpm <= query.bpm[1]:
+            continue
+        if query.isrcs is not None and catalogue.core(slot).isrc not in query.isrcs:
+            continue
+        kept.append(slot)
     field = query.order_by.lstrip("-")
-    field = "new_release_date" if field == "release_date" else field
-    if field in SORTABLE_FIELDS:
-        tracks.sort(key=lambda t: (t[field], t["id"]), reverse=query.order_by.startswith("-"))
-    return tracks
+    descending = query.order_by.startswith("-")
+    if field in FACET_ORDERS:
+        key = FACET_ORDERS[field]
+        kept.sort(key=lambda s: key(catalogue.facets(s)), reverse=descending)
+    elif field in JSON_ORDERS:
+        json_key = JSON_ORDERS[field]
+        kept.sort(key=lambda s: json_key(catalogue.track_at(s)), reverse=descending)
+    return kept
 
 
 def page_envelope(
@@ -267,3 +396,36 @@ def _link(base: str, params: list[tuple[str, str]], page: int) -> str:
         kept = rebuilt if replaced else [*kept, ("page", str(page))]
     query = urlencode(kept, safe=",:")
     return f"{base}?{query}" if query else base
+
+
+def publish_late_tracks(catalogue: BeatportCatalogue, query: TrackQuery, limit: int) -> int:
+    """`drift`: publish up to `limit` late tracks into blocks of the window being paged.
+
+    Blocks are drawn from the window's pending ones in a seeded order, so where a late track lands
+    (which day, which genre) varies between requests but not between runs of the same sequence.
+    Returns how many were published.
+    """
+    drift = catalogue.drift
+    window = query.publish
+    if drift.per_block <= 0 or window.days() > MAX_PUBLISHING_DAYS:
+        return 0
+    pending = [
+        (window.first + timedelta(days=offset), genre_slot)
+        for offset in range(window.days())
+        for genre_slot in query.genre_slots
+        if drift.pending(window.first + timedelta(days=offset), genre_slot) > 0
+    ]
+    published = 0
+    while pending and published < limit:
+        pick = stable_hash(catalogue.seed, "drift", drift.version) % len(pending)
+        day, genre_slot = pending[pick]
+        drift.publish(day, genre_slot)
+        if drift.pending(day, genre_slot) <= 0:
+            pending.pop(pick)
+        published += 1
+    return published
+
+
+def covers(query: TrackQuery, genre_slot: int, day: date) -> bool:
+    """Whether the listing's result could include tracks of (genre, day)."""
+    return genre_slot in query.genre_slots and day in query.publish

@@ -3,10 +3,18 @@
 Each slot's track derives only from (seed, slot), so every process produces identical JSON for it.
 A compilation track carries the musical identity (name, mix, artists, ISRC) of an earlier original,
 which is how Beatport's ISRCs come to be non-unique.
+
+Two kinds of block are not `tracks_per_day` long. The `overcap` genre-day holds more tracks than
+the API's 10,000 cap, its extra slots numbered on from `tracks_per_day` with ids of their own range;
+its bpm and new-release dates cluster the way a real catalogue's do (most tracks at one tempo,
+released on the day), so that no single filter splits it under the cap. And `drift` publishes late
+tracks into blocks while they are paged: the DriftLog, the one mutable part of the catalogue, gives
+each the next id of a range above every other track's, as a real catalogue's newest track has.
 """
 
 from __future__ import annotations
 
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
@@ -46,6 +54,16 @@ NULL_KEY_RATE = 0.02
 COMPILATION_MAX_DELAY_DAYS = 120
 REVISION_CHANGE_RATE = 0.02
 CACHED_TRACKS = 40_000  # memo size; a few tens of MB, so many emulators fit on one machine
+OVERCAP_ID_BASE = 1_800_000_000  # ids of the over-cap block's slots past tracks_per_day
+DRIFT_ID_BASE = 1_900_000_000  # late tracks, in publication order: the newest ids of all
+OVERCAP_RELEASE_ID_BASE = 1_600_000_000
+DRIFT_RELEASE_ID_BASE = 1_700_000_000
+DRIFT_INDEX_BASE = 1_000_000  # slot index of a block's first late track
+OVERCAP_BPM = 128
+OVERCAP_BPM_SHARE = 0.86  # alone above the cap in a 12,500-track day ...
+OVERCAP_ON_DAY_SHARE = 0.9  # ... and so is "released on the day"; together they are below it
+OVERCAP_SUB_GENRE_RATE = 0.3
+MEMO_ENTRIES = 64
 
 
 @dataclass(frozen=True)
@@ -65,6 +83,60 @@ class Music:
 
 
 @dataclass(frozen=True)
+class Oversized:
+    """The genre-day that holds `size` tracks instead of `tracks_per_day`."""
+
+    day: date
+    genre_slot: int
+    size: int
+
+
+@dataclass(frozen=True)
+class Facets:
+    """What the listing filters and sorts on, without building a track's JSON."""
+
+    id: int
+    day: date
+    bpm: int
+    new_release_date: date
+    sub_genre_id: int | None
+    release_id: int
+
+
+class DriftLog:
+    """Late tracks published so far, in publication order; at most `per_block` per block.
+
+    Publication only ever adds: a late track never disappears, so `/_emulator/truth` and every
+    listing after its publication include it.
+    """
+
+    def __init__(self, per_block: int) -> None:
+        self.per_block = per_block
+        self.slots: list[Slot] = []
+        self.sequence: dict[Slot, int] = {}
+        self.published: Counter[tuple[date, int]] = Counter()
+
+    @property
+    def version(self) -> int:
+        """Changes whenever a track is published: part of every listing cache key."""
+        return len(self.slots)
+
+    def pending(self, day: date, genre_slot: int) -> int:
+        return self.per_block - self.published[(day, genre_slot)]
+
+    def publish(self, day: date, genre_slot: int) -> Slot:
+        slot = Slot(day, genre_slot, DRIFT_INDEX_BASE + self.published[(day, genre_slot)])
+        self.published[(day, genre_slot)] += 1
+        self.sequence[slot] = len(self.slots)
+        self.slots.append(slot)
+        return slot
+
+    def in_window(self, first: date, last: date, genre_slots: tuple[int, ...]) -> list[Slot]:
+        """Published late tracks of the window, oldest first (ascending id)."""
+        return [s for s in self.slots if first <= s.day <= last and s.genre_slot in genre_slots]
+
+
+@dataclass(frozen=True)
 class TrackCore:
     """The parts of a track that the Spotify side and the truth need, without the JSON."""
 
@@ -78,10 +150,22 @@ class TrackCore:
 class BeatportCatalogue:
     """Generates tracks for one (seed, tracks_per_day, revision), memoising recent work."""
 
-    def __init__(self, seed: int, tracks_per_day: int, revision: int = 0) -> None:
+    def __init__(
+        self,
+        seed: int,
+        tracks_per_day: int,
+        revision: int = 0,
+        *,
+        oversized: Oversized | None = None,
+        drift: DriftLog | None = None,
+    ) -> None:
         self.seed = seed
         self.tracks_per_day = tracks_per_day
         self.revision = revision
+        self.oversized = oversized
+        self.drift = drift or DriftLog(0)
+        self.memo: OrderedDict[object, object] = OrderedDict()  # listing plans, see remember()
+        self.facets = lru_cache(maxsize=CACHED_TRACKS)(self._facets)
         self.people = PeoplePool(seed)
         # bounded by tracks, not blocks: a block holds `tracks_per_day` full JSON documents
         self.core = lru_cache(maxsize=CACHED_TRACKS)(self._core)
@@ -97,12 +181,59 @@ class BeatportCatalogue:
             and 0 <= slot.index < self.tracks_per_day
         )
 
+    def block_size(self, day: date, genre_slot: int) -> int:
+        """Tracks of a (day, genre) block, late tracks not included."""
+        big = self.oversized
+        if big is not None and big.day == day and big.genre_slot == genre_slot:
+            return big.size
+        return self.tracks_per_day
+
+    def overcap_extras(self, first: date, last: date, genre_slots: tuple[int, ...]) -> range:
+        """Indexes past tracks_per_day of the over-cap block if the window holds it."""
+        big = self.oversized
+        if big is None or not first <= big.day <= last or big.genre_slot not in genre_slots:
+            return range(0)
+        return range(self.tracks_per_day, big.size)
+
+    def is_extended(self, slot: Slot) -> bool:
+        """A slot past its day's `tracks_per_day`: an over-cap or a late track."""
+        return slot.index >= self.tracks_per_day
+
+    def track_id_of(self, slot: Slot) -> int:
+        if slot.index >= DRIFT_INDEX_BASE:
+            return DRIFT_ID_BASE + self.drift.sequence[slot]
+        if slot.index >= self.tracks_per_day:
+            return OVERCAP_ID_BASE + slot.index
+        return track_id(slot)
+
     def slot_for_id(self, value: int) -> Slot | None:
+        if value >= DRIFT_ID_BASE:
+            number = value - DRIFT_ID_BASE
+            return self.drift.slots[number] if number < len(self.drift.slots) else None
+        if value >= OVERCAP_ID_BASE:
+            big = self.oversized
+            index = value - OVERCAP_ID_BASE
+            if big is None or not self.tracks_per_day <= index < big.size:
+                return None
+            return Slot(big.day, big.genre_slot, index)
         slot = slot_from_track_id(value)
         return slot if self.valid_slot(slot) else None
 
+    def remember(self, key: object, build: Any) -> Any:
+        """A small LRU of listing plans (the over-cap block's filtered slots are costly)."""
+        memo = self.memo
+        if key in memo:
+            memo.move_to_end(key)
+            return memo[key]
+        value = memo[key] = build()
+        if len(memo) > MEMO_ENTRIES:
+            memo.popitem(last=False)
+        return value
+
     def _raw_kind(self, slot: Slot) -> str:
         roll = unit_interval(self.seed, "kind", slot)
+        if self.is_extended(slot):  # never compilations: their originals are ordinary slots
+            return "no_isrc" if roll < NO_ISRC_RATE else "original"
         if roll < NO_ISRC_RATE:
             return "no_isrc"
         if roll < NO_ISRC_RATE + COMPILATION_RATE:
@@ -134,7 +265,21 @@ class BeatportCatalogue:
                 origin = found
         music = self.music(origin)
         isrc = None if kind == "no_isrc" else music.isrc
-        return TrackCore(slot=slot, id=track_id(slot), kind=kind, isrc=isrc, music=music)
+        return TrackCore(slot=slot, id=self.track_id_of(slot), kind=kind, isrc=isrc, music=music)
+
+    def _isrc(self, origin: Slot) -> str:
+        """Ordinary slots encode their slot; extended ones take a registrant no slot decodes to."""
+        if not self.is_extended(origin):
+            return encode_isrc(self.seed, origin)
+        late = origin.index >= DRIFT_INDEX_BASE
+        number = self.drift.sequence[origin] if late else origin.index
+        high, low = divmod(number, 100_000)
+        digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+        registrant = "".join(digits[(high // 36**k) % 36] for k in (2, 1, 0))
+        return f"{'ZY' if late else 'ZZ'}{registrant}{origin.day.year % 100:02d}{low:05d}"
+
+    def _overcap_slot(self, slot: Slot) -> bool:
+        return self.tracks_per_day <= slot.index < DRIFT_INDEX_BASE
 
     def reusers(self, origin: Slot) -> list[Slot]:
         """Compilation slots reusing `origin`'s recording: the inverse of _compilation_origin."""
@@ -173,17 +318,58 @@ class BeatportCatalogue:
             release_date = max(EPOCH, origin.day - timedelta(days=rng.randint(60, 3650)))
         genre = GENRES[origin.genre_slot]
         base_bpm = {1: 174, 18: 140, 95: 140, 98: 113, 6: 132, 92: 134, 2: 145}.get(genre.id, 124)
+        bpm = base_bpm + rng.randint(-4, 4)
+        if self._overcap_slot(origin):
+            bpm, release_date = self._overcap_tempo_and_date(origin)
         return Music(
             origin=origin,
-            isrc=encode_isrc(self.seed, origin),
+            isrc=self._isrc(origin),
             name=self._title(rng),
             mix_name=mix,
             artists=artists,
             remixers=remixers,
-            bpm=base_bpm + rng.randint(-4, 4),
+            bpm=bpm,
             key_index=None if rng.random() < NULL_KEY_RATE else rng.randrange(len(KEYS)),
             length_ms=rng.randint(150_000, 480_000),
             release_date=release_date,
+        )
+
+    def _overcap_tempo_and_date(self, slot: Slot) -> tuple[int, date]:
+        """A busy day's shape: one dominant tempo, most tracks released on the day itself."""
+        rng = rng_for(self.seed, "overcap", slot)
+        bpm = OVERCAP_BPM
+        if rng.random() >= OVERCAP_BPM_SHARE:
+            bpm = rng.choice([b for b in range(118, 139) if b != OVERCAP_BPM])
+        released = slot.day
+        if rng.random() >= OVERCAP_ON_DAY_SHARE:
+            released = max(EPOCH, slot.day - timedelta(days=rng.randint(30, 3650)))
+        return bpm, released
+
+    def _facets(self, slot: Slot) -> Facets:
+        """Exactly the values track(slot) shows for the listing's cheap filters and orders."""
+        if self._overcap_slot(slot):  # thousands of them: skip generating their music
+            identity = self.track_id_of(slot)
+            bpm, released = self._overcap_tempo_and_date(slot)
+            sub_genre = self._sub_genre(slot, GENRES[slot.genre_slot].id)
+            return Facets(
+                id=identity,
+                day=slot.day,
+                bpm=bpm + self._revisions_touching(identity),
+                new_release_date=released,
+                sub_genre_id=sub_genre["id"] if sub_genre else None,
+                release_id=self._release_number(slot, "original")[0],
+            )
+        core = self.core(slot)
+        music = core.music
+        new_release = slot.day if core.kind == "compilation" else music.release_date
+        sub_genre = self._sub_genre(slot, GENRES[slot.genre_slot].id)
+        return Facets(
+            id=core.id,
+            day=slot.day,
+            bpm=music.bpm + self._revisions_touching(core.id),
+            new_release_date=new_release,
+            sub_genre_id=sub_genre["id"] if sub_genre else None,
+            release_id=self._release_number(slot, core.kind)[0],
         )
 
     def _distinct_artists(
@@ -205,8 +391,14 @@ class BeatportCatalogue:
         return tuple(self.track(Slot(day, genre_slot, k)) for k in range(self.tracks_per_day))
 
     def tracks_for(self, day: date, genre_slot: int) -> tuple[dict[str, Any], ...]:
-        """All tracks published on `day` in a genre, in id order (memoised)."""
+        """The first `tracks_per_day` tracks published on `day` in a genre, in id order."""
         return self.block(day, genre_slot)
+
+    def track_at(self, slot: Slot) -> dict[str, Any]:
+        """Any slot's track: ordinary ones from the block memo, extended ones built on demand."""
+        if self.is_extended(slot):
+            return self.track(slot)
+        return self.block(slot.day, slot.genre_slot)[slot.index]
 
     def track(self, slot: Slot) -> dict[str, Any]:
         """The full Beatport v4 track object, key for key as the real API returns it."""
@@ -274,9 +466,16 @@ class BeatportCatalogue:
                 document["bpm"] += 1
                 document["label_track_identifier"] = f"REV{step}-{document['id']}"
 
+    def _revisions_touching(self, track_id_value: int) -> int:
+        return sum(
+            unit_interval(self.seed, "revision", track_id_value, step) < REVISION_CHANGE_RATE
+            for step in range(1, self.revision + 1)
+        )
+
     def _sub_genre(self, slot: Slot, genre_id: int) -> dict[str, Any] | None:
         choices = SUB_GENRES_BY_PARENT.get(genre_id)
-        if not choices or unit_interval(self.seed, "sub-genre", slot) >= SUB_GENRE_RATE:
+        rate = OVERCAP_SUB_GENRE_RATE if self._overcap_slot(slot) else SUB_GENRE_RATE
+        if not choices or unit_interval(self.seed, "sub-genre", slot) >= rate:
             return None
         sub_id, name, slug, _ = choices[
             stable_hash(self.seed, "sub-genre-pick", slot) % len(choices)
@@ -288,22 +487,37 @@ class BeatportCatalogue:
             "url": f"{API}/catalog/sub-genres/{sub_id}/",
         }
 
+    def _release_number(self, slot: Slot, kind: str) -> tuple[int, int, int]:
+        """(release id, number within its block, tracks per release) of a track's release.
+
+        A late track comes out on a release of its own with the newest release id; an over-cap
+        slot's releases take ids of their own range.
+        """
+        if kind == "compilation":
+            return compilation_release_id(slot), slot.day.timetuple().tm_yday, 0
+        if slot.index >= DRIFT_INDEX_BASE:
+            sequence = self.drift.sequence[slot]
+            return DRIFT_RELEASE_ID_BASE + sequence, sequence % 1000, 1
+        group = 1 + stable_hash(self.seed, "release-size", slot.day, slot.genre_slot) % 3
+        number = slot.index // group
+        if self._overcap_slot(slot):
+            return OVERCAP_RELEASE_ID_BASE + number, number, group
+        return release_id(slot, number), number, group
+
     def _release(self, core: TrackCore) -> dict[str, Any]:
         slot = core.slot
+        rid, number, group = self._release_number(slot, core.kind)
         if core.kind == "compilation":
             rng = rng_for(self.seed, "compilation-release", slot.day, slot.genre_slot)
             label = self.people.label(self.people.pick_label(rng.random()))
             genre = GENRES[slot.genre_slot]
             name = f"Best of {genre.name} {slot.day.year} Vol. {1 + slot.day.month // 4}"
-            rid = compilation_release_id(slot)
-            number = slot.day.timetuple().tm_yday
         else:
-            group = 1 + stable_hash(self.seed, "release-size", slot.day, slot.genre_slot) % 3
-            number = slot.index // group
             rng = rng_for(self.seed, "release", slot.day, slot.genre_slot, number)
+            if slot.index >= DRIFT_INDEX_BASE:
+                rng = rng_for(self.seed, "late-release", self.drift.sequence[slot])
             label = self.people.label(self.people.pick_label(rng.random()))
             name = core.music.name if group == 1 else f"{self._title(rng)} EP"
-            rid = release_id(slot, number)
         release_uuid = _image_uuid(self.seed, "release", rid)
         return {
             "label_code": (slugify(label.name).replace("-", "")[:3].upper() or "BP") + "X",

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 
 from collection_pipeline.emulator.codecs import MAX_TRACKS_PER_DAY
 
-PROFILES = ("default", "devmode", "ratelimited", "flaky", "penalty")
+PROFILES = ("default", "devmode", "ratelimited", "flaky", "penalty", "drift", "overcap")
 DEFAULT_RATE_LIMIT = 150  # Spotify requests per rolling 30 s window in the `ratelimited` profile
+DRIFT_PER_BLOCK = 2  # late tracks per (publish day, genre) that `drift` publishes mid-crawl
+OVERCAP_TRACKS = 12_500  # tracks of the one over-cap genre-day in `overcap`
+OVERCAP_GENRE_ID = 6  # Techno (Peak Time / Driving): a default genre that has sub-genres
+OVERCAP_DAY = date(2024, 3, 1)
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,12 @@ class EmulatorConfig:
     faults: FaultRates | None = None  # None = the profile's preset
     penalty_retry_after_s: int = 3600
     max_search_limit: int | None = None  # None = 10 in devmode, 50 otherwise
+    drift_per_block: int | None = None  # None = DRIFT_PER_BLOCK in `drift`, 0 otherwise
+    drift_per_request: int = 8  # late tracks published by one listing request for page >= 2
+    overcap_tracks: int | None = None  # None = OVERCAP_TRACKS in `overcap`, 0 (none) otherwise
+    overcap_genre_id: int = OVERCAP_GENRE_ID
+    overcap_day: date = OVERCAP_DAY
+    failing_genre_day: tuple[int, date] | None = None  # listings covering it always answer 503
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -81,6 +92,10 @@ class EmulatorConfig:
             raise ValueError("rate_limit must be a positive number of requests per 30 s")
         if self.catalogue_revision < 0:
             raise ValueError("catalogue_revision must be >= 0")
+        if self.overcap_tracks is not None and self.overcap_tracks < 0:
+            raise ValueError("overcap_tracks must be >= 0")
+        if self.drift_per_block is not None and self.drift_per_block < 0:
+            raise ValueError("drift_per_block must be >= 0")
 
     @property
     def effective_faults(self) -> FaultRates:
@@ -93,6 +108,19 @@ class EmulatorConfig:
         if self.rate_limit is not None:
             return self.rate_limit
         return DEFAULT_RATE_LIMIT if self.profile == "ratelimited" else None
+
+    @property
+    def effective_drift_per_block(self) -> int:
+        if self.drift_per_block is not None:
+            return self.drift_per_block
+        return DRIFT_PER_BLOCK if self.profile == "drift" else 0
+
+    @property
+    def effective_overcap_tracks(self) -> int:
+        """Tracks of the over-cap genre-day; 0 when it is an ordinary genre-day."""
+        if self.overcap_tracks is not None:
+            return self.overcap_tracks
+        return OVERCAP_TRACKS if self.profile == "overcap" else 0
 
     @property
     def devmode(self) -> bool:

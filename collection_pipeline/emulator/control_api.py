@@ -28,7 +28,10 @@ def reset(emulator: Emulator, request: Request, fault: str | None) -> Reply:
 
 
 def truth(emulator: Emulator, request: Request, fault: str | None) -> Reply:
-    """Every Beatport track in the window and the Spotify id a correct matcher must choose."""
+    """Every Beatport track in the window and the Spotify id a correct matcher must choose.
+
+    "Every" is as of now: over-cap slots and the late tracks published so far are included.
+    """
     params = request.query_params
     try:
         window = parse_slice("publish_date", params.get("publish_date"))
@@ -44,19 +47,25 @@ def truth(emulator: Emulator, request: Request, fault: str | None) -> Reply:
     else:
         slots = sorted({GENRES_BY_ID[gid].slot for gid in genre_ids})
     catalogue = emulator.beatport
-    if window.days() * len(slots) * catalogue.tracks_per_day > MAX_TRUTH_TRACKS:
+    genre_slots = tuple(slots)
+    extras = catalogue.overcap_extras(window.first, window.last, genre_slots)
+    if window.days() * len(slots) * catalogue.tracks_per_day + len(extras) > MAX_TRUTH_TRACKS:
         return json_reply(400, {"publish_date": [f"At most {MAX_TRUTH_TRACKS} tracks at once."]})
+    wanted = [
+        Slot(window.first + timedelta(days=offset), genre_slot, index)
+        for offset in range(window.days())
+        for genre_slot in slots
+        for index in range(catalogue.block_size(window.first + timedelta(days=offset), genre_slot))
+    ]
+    wanted += catalogue.drift.in_window(window.first, window.last, genre_slots)
     rows = []
-    for offset in range(window.days()):
-        day = window.first + timedelta(days=offset)
-        for genre_slot in slots:
-            for index in range(catalogue.tracks_per_day):
-                core = catalogue.core(Slot(day, genre_slot, index))
-                rows.append(
-                    {
-                        "beatport_id": core.id,
-                        "isrc": core.isrc,
-                        "spotify_track_id": emulator.spotify.truth(core.isrc),
-                    }
-                )
+    for slot in wanted:
+        core = catalogue.core(slot)
+        rows.append(
+            {
+                "beatport_id": core.id,
+                "isrc": core.isrc,
+                "spotify_track_id": emulator.spotify.truth(core.isrc),
+            }
+        )
     return json_reply(200, {"tracks": rows})

@@ -1,0 +1,125 @@
+"""Emulator profiles `drift` and `overcap`, and a query that always fails, over loopback HTTP."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import httpx
+import pytest
+
+TRACKS = "/v4/catalog/tracks/"
+BUSY_DAY = {"genre_id": "6", "publish_date": "2024-03-01", "per_page": 100}
+WINDOW = {"genre_id": "5,6", "publish_date": "2024-03-01:2024-03-04", "per_page": 50}
+
+
+def beatport(base: str) -> httpx.Client:
+    client = httpx.Client(base_url=base, timeout=30)
+    token = client.post(
+        "/v4/auth/o/token/", data={"grant_type": "client_credentials", "client_id": "c"}
+    ).json()["access_token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+def count(client: httpx.Client, **params: object) -> int:
+    response = client.get(TRACKS, params={**BUSY_DAY, "per_page": 1, **params})
+    assert response.status_code == 200, response.text
+    return int(response.json()["count"])
+
+
+def truth_ids(client: httpx.Client, params: dict[str, object]) -> list[int]:
+    window = {"genre_id": params["genre_id"], "publish_date": params["publish_date"]}
+    rows = client.get("/_emulator/truth", params=window).json()["tracks"]
+    return [row["beatport_id"] for row in rows]
+
+
+@pytest.fixture(scope="module")
+def overcap() -> httpx.Client:
+    from collection_pipeline.emulator import EmulatorConfig, serve_in_thread
+
+    with serve_in_thread(EmulatorConfig(profile="overcap")) as base:
+        yield beatport(base)
+
+
+def test_overcap_day_is_capped_and_no_single_filter_splits_it(overcap: httpx.Client) -> None:
+    ids = truth_ids(overcap, BUSY_DAY)
+    assert len(ids) == len(set(ids)) == 12_500
+    assert count(overcap) == 10_000
+    assert count(overcap, bpm="128") == 10_000
+    assert count(overcap, new_release_date="2024-03-01") == 10_000
+    both = count(overcap, bpm="128", new_release_date="2024-03-01")
+    rest = count(overcap, bpm=":127") + count(overcap, bpm="129:")
+    older = count(overcap, bpm="128", new_release_date=":2024-02-29")
+    assert both < 10_000
+    assert both + older + rest == 12_500
+    by_sub_genre = count(overcap, sub_genre_id="6,7")
+    assert 0 < by_sub_genre < 12_500 // 2  # most carry no sub-genre, which no filter selects
+    assert count(overcap, genre_id="5") == 20  # the other genres of that day are ordinary
+
+
+def test_results_past_the_ten_thousandth_are_unreachable(overcap: httpx.Client) -> None:
+    last = overcap.get(TRACKS, params={**BUSY_DAY, "page": 100}).json()
+    assert (last["page"], last["next"], len(last["results"])) == ("100/100", None, 100)
+    assert overcap.get(TRACKS, params={**BUSY_DAY, "page": 101}).status_code == 404
+
+
+def test_filters_and_both_directions_agree_with_the_tracks(overcap: httpx.Client) -> None:
+    params = {**BUSY_DAY, "bpm": "120:127", "order_by": "release_id"}
+    ascending = overcap.get(TRACKS, params=params).json()["results"]
+    descending = overcap.get(TRACKS, params={**params, "order_by": "-release_id"}).json()
+    assert all(120 <= t["bpm"] <= 127 for t in ascending)
+    keys = [(t["release"]["id"], t["id"]) for t in ascending]
+    assert keys == sorted(keys)
+    down = [(t["release"]["id"], t["id"]) for t in descending["results"]]
+    assert down == sorted(down, reverse=True)
+    newer = overcap.get(TRACKS, params={**BUSY_DAY, "new_release_date": "2024-03-01:"}).json()
+    assert {t["new_release_date"] for t in newer["results"]} == {"2024-03-01"}
+    one = newer["results"][0]
+    assert overcap.get(f"{TRACKS}{one['id']}/").json() == one
+
+
+def test_drift_publishes_late_tracks_while_a_window_is_paged(emulator_url) -> None:
+    client = beatport(emulator_url(profile="drift", drift_per_request=3))
+    first = client.get(TRACKS, params={**WINDOW, "page": 1}).json()
+    assert first["count"] == 160 == len(truth_ids(client, WINDOW))  # page 1 publishes nothing
+    second = client.get(TRACKS, params={**WINDOW, "page": 2}).json()
+    assert second["count"] == 163
+    late = sorted(set(truth_ids(client, WINDOW)) - {t["id"] for t in first["results"]})
+    assert len(truth_ids(client, WINDOW)) == 163
+    newest = late[-3:]
+    assert min(newest) > max(t["id"] for t in first["results"])  # the newest ids of all
+    detail = client.get(f"{TRACKS}{newest[-1]}/").json()
+    assert detail["id"] == newest[-1]
+    assert detail["publish_date"] in {"2024-03-01", "2024-03-02", "2024-03-03", "2024-03-04"}
+
+
+def test_late_tracks_sort_where_their_ids_and_dates_put_them(emulator_url) -> None:
+    client = beatport(emulator_url(profile="drift", drift_per_request=40))
+    client.get(TRACKS, params={**WINDOW, "page": 2})  # publishes 16 late tracks (2 per block)
+    day = {**WINDOW, "publish_date": "2024-03-02", "per_page": 100}
+    ascending = client.get(TRACKS, params={**day, "order_by": "publish_date"}).json()["results"]
+    descending = client.get(TRACKS, params={**day, "order_by": "-publish_date"}).json()["results"]
+    assert len(ascending) == 44  # 2 genres x (20 + 2 late)
+    late = [t["id"] for t in ascending if t["id"] >= 1_900_000_000]
+    assert [t["id"] for t in ascending[-4:]] == sorted(late)  # ascending: appended at the end
+    assert {t["id"] for t in descending[:4]} == set(late)  # descending: in front, shifting pages
+    whole = {**WINDOW, "per_page": 100, "order_by": "publish_date"}
+    dates = [t["publish_date"] for t in client.get(TRACKS, params=whole).json()["results"]]
+    assert dates == sorted(dates)
+
+
+def test_drift_stops_when_every_block_got_its_late_tracks(emulator_url) -> None:
+    client = beatport(emulator_url(profile="drift", drift_per_request=100))
+    client.get(TRACKS, params={**WINDOW, "page": 2})
+    settled = len(truth_ids(client, WINDOW))
+    client.get(TRACKS, params={**WINDOW, "page": 3})
+    assert settled == len(truth_ids(client, WINDOW)) == 160 + 16
+
+
+def test_one_failing_genre_day_fails_only_the_queries_covering_it(emulator_url) -> None:
+    client = beatport(emulator_url(failing_genre_day=(6, date(2024, 3, 2))))
+    assert client.get(TRACKS, params=WINDOW).status_code == 503
+    assert client.get(TRACKS, params={**WINDOW, "genre_id": "5"}).status_code == 200
+    assert client.get(TRACKS, params={**WINDOW, "publish_date": "2024-03-03"}).status_code == 200
+    one_day = {**WINDOW, "genre_id": "6", "publish_date": "2024-03-02"}
+    assert [client.get(TRACKS, params=one_day).status_code for _ in range(3)] == [503] * 3
