@@ -240,3 +240,18 @@ class WindowReport:
     tracks: int
     invalid_isrcs: int
     quarantine_reasons: dict[str, int]
+
+
+@dataclass(frozen=True)
+class LearnedRate:
+    """A request budget a rate-limited API allowed us, per rolling window, and when we last
+    saw evidence of it (a 429 that set it, or a probe above it that went unpunished)."""
+
+    budget: float
+    window_s: float
+    learned_at: datetime
+
+    @property
+    def rate(self) -> float:
+        """Requests per second the budget allows."""
+        return self.budget / self.window_s

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from collection_pipeline.clients import ApiError
 from collection_pipeline.domain import (
@@ -38,7 +38,7 @@ from collection_pipeline.normalization import (
     normalize_beatport_track,
     parse_iso_date,
 )
-from collection_pipeline.storage import RawRecordIn, UnitOfWork
+from collection_pipeline.storage import RawRecordIn, UnitOfWork, UnitOfWorkFactory
 
 if TYPE_CHECKING:
     from collection_pipeline.clients import BeatportAPIClient, LookupBatch, SpotifyAPIClient
@@ -47,6 +47,8 @@ PROVIDER_BEATPORT = "beatport"
 ENTITY_TRACK = "track"
 ASSETS = ("raw", "processed", "enrichment")
 MAX_REASON_LENGTH = 200
+
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -73,7 +75,7 @@ class CollectionService:
 
     def __init__(
         self,
-        uow_factory: Callable[[], UnitOfWork],
+        uow_factory: UnitOfWorkFactory,
         *,
         run_id: str,
         beatport: BeatportAPIClient | None = None,
@@ -107,11 +109,11 @@ class CollectionService:
             result.duplicates_dropped += page.duplicates_dropped
             records = [_raw_record_in(track, window) for track in page.tracks]
             if records:
-                with self._uow_factory() as uow:
-                    counts = uow.raw.upsert_records(
+                counts = self._write(
+                    lambda uow, records=records: uow.raw.upsert_records(
                         PROVIDER_BEATPORT, ENTITY_TRACK, records, self._run_id
                     )
-                    uow.commit()
+                )
                 result.records += len(records)
                 result.new += counts.new
                 result.changed += counts.changed
@@ -147,19 +149,7 @@ class CollectionService:
             upcoming = reader.submit(self._read_batch, window, 0, batch_size)
             while (batch := upcoming.result()).last_id is not None:
                 upcoming = reader.submit(self._read_batch, window, batch.last_id, batch_size)
-                with self._uow_factory() as uow:
-                    if batch.good:
-                        written.update(uow.catalog.save_tracks(batch.good, self._run_id))
-                        uow.raw.mark_processed(
-                            [raw_id for raw_id, _ in batch.good],
-                            self._run_id,
-                            content_hashes=batch.content_hashes,
-                        )
-                    if batch.quarantined:
-                        uow.raw.mark_quarantined(
-                            batch.quarantined, self._run_id, content_hashes=batch.content_hashes
-                        )
-                    uow.commit()
+                written.update(self._write(lambda uow, batch=batch: self._save_batch(uow, batch)))
                 reasons.update(batch.quarantined.values())
                 result.batches += 1
                 result.processed += len(batch.good)
@@ -173,12 +163,29 @@ class CollectionService:
         result.seconds = time.monotonic() - started
         return result
 
+    def _save_batch(self, uow: UnitOfWork, batch: _NormalizedBatch) -> Mapping[str, int]:
+        """Write one normalized batch and mark its records; the entity counts written."""
+        written: Mapping[str, int] = {}
+        if batch.good:
+            written = uow.catalog.save_tracks(batch.good, self._run_id)
+            uow.raw.mark_processed(
+                [raw_id for raw_id, _ in batch.good],
+                self._run_id,
+                content_hashes=batch.content_hashes,
+            )
+        if batch.quarantined:
+            uow.raw.mark_quarantined(
+                batch.quarantined, self._run_id, content_hashes=batch.content_hashes
+            )
+        return written
+
     def _read_batch(self, window: DateWindow, after_id: int, limit: int) -> _NormalizedBatch:
         """The next keyset batch of unprocessed raw tracks, normalized or quarantined."""
-        with self._uow_factory() as uow:
-            records = uow.raw.fetch_unprocessed(
+        records = self._read(
+            lambda uow: uow.raw.fetch_unprocessed(
                 PROVIDER_BEATPORT, ENTITY_TRACK, window, after_id, limit
             )
+        )
         batch = _NormalizedBatch(last_id=records[-1].id if records else None)
         for record in records:
             batch.content_hashes[record.id] = record.content_hash
@@ -206,25 +213,25 @@ class CollectionService:
         before = self._spotify.stats.snapshot()
         now = self._clock()
         result = EnrichResult()
-        with self._uow_factory() as uow:
-            result.total = uow.spotify.pending_count(window, self._not_found_ttl, now)
+        result.total = self._read(
+            lambda uow: uow.spotify.pending_count(window, self._not_found_ttl, now)
+        )
         after_isrc: str | None = None
         try:
             while True:
-                with self._uow_factory() as uow:
-                    lookups = uow.spotify.pending_lookups(
-                        window, self._not_found_ttl, now, after_isrc, batch_size
+                lookups = self._read(
+                    lambda uow, after=after_isrc: uow.spotify.pending_lookups(
+                        window, self._not_found_ttl, now, after, batch_size
                     )
+                )
                 if not lookups:
                     break
                 batch = self._spotify.search_many([lookup.isrc for lookup in lookups])
                 outcomes, spotify_tracks = self._decide(lookups, batch)
                 if outcomes:
-                    with self._uow_factory() as uow:
-                        if spotify_tracks:
-                            uow.spotify.save_spotify_tracks(spotify_tracks, self._run_id)
-                        uow.spotify.save_outcomes(outcomes, self._run_id)
-                        uow.commit()
+                    self._write(
+                        lambda uow, o=outcomes, t=spotify_tracks: self._save_outcomes(uow, o, t)
+                    )
                 result.batches += 1
                 result.isrcs_searched += len(batch.results) + len(batch.errors)
                 _tally(result, outcomes)
@@ -245,6 +252,16 @@ class CollectionService:
             result.requests = self._spotify.stats.since(before)
             result.seconds = time.monotonic() - started
         return result
+
+    def _save_outcomes(
+        self,
+        uow: UnitOfWork,
+        outcomes: Sequence[MatchOutcome],
+        spotify_tracks: Sequence[dict[str, Any]],
+    ) -> None:
+        if spotify_tracks:
+            uow.spotify.save_spotify_tracks(spotify_tracks, self._run_id)
+        uow.spotify.save_outcomes(outcomes, self._run_id)
 
     def _decide(
         self, lookups: Sequence[PendingLookup], batch: LookupBatch
@@ -287,36 +304,49 @@ class CollectionService:
 
     def report(self, window: DateWindow) -> WindowReport:
         """The window's state, read in one transaction so the figures agree with each other."""
-        with self._uow_factory() as uow:
-            return WindowReport(
+        now = self._clock()
+        return self._read(
+            lambda uow: WindowReport(
                 raw=uow.raw.state_counts(PROVIDER_BEATPORT, ENTITY_TRACK, window),
-                outcomes=uow.spotify.outcome_counts(window, self._not_found_ttl, self._clock()),
+                outcomes=uow.spotify.outcome_counts(window, self._not_found_ttl, now),
                 tracks=uow.catalog.track_count(window),
                 invalid_isrcs=uow.catalog.invalid_isrc_count(window),
                 quarantine_reasons=uow.raw.quarantine_reasons(
                     PROVIDER_BEATPORT, ENTITY_TRACK, window
                 ),
             )
+        )
 
     def preview(self, window: DateWindow, limit: int = 5) -> list[dict[str, Any]]:
-        with self._uow_factory() as uow:
-            return uow.catalog.sample_tracks(window, limit)
+        return self._read(lambda uow: uow.catalog.sample_tracks(window, limit))
 
     def fingerprint(self, asset: str, window: DateWindow) -> str:
         """A data version of one asset's partition: equal exactly when its content is equal."""
-        with self._uow_factory() as uow:
-            if asset == "raw":
-                return uow.raw.fingerprint(PROVIDER_BEATPORT, ENTITY_TRACK, window)
-            if asset == "processed":
-                return uow.catalog.fingerprint(window)
-            if asset == "enrichment":
-                return uow.spotify.fingerprint(window)
-        raise ValueError(f"unknown asset {asset!r}, expected one of {', '.join(ASSETS)}")
+        readers: dict[str, Callable[[UnitOfWork], str]] = {
+            "raw": lambda uow: uow.raw.fingerprint(PROVIDER_BEATPORT, ENTITY_TRACK, window),
+            "processed": lambda uow: uow.catalog.fingerprint(window),
+            "enrichment": lambda uow: uow.spotify.fingerprint(window),
+        }
+        if asset not in readers:
+            raise ValueError(f"unknown asset {asset!r}, expected one of {', '.join(ASSETS)}")
+        return self._read(readers[asset])
 
     def partitions_needing_recheck(self) -> list[date]:
         """Publish days with `error` outcomes or `not_found` ones past their TTL."""
-        with self._uow_factory() as uow:
-            return uow.spotify.partitions_needing_recheck(self._not_found_ttl, self._clock())
+        now = self._clock()
+        return self._read(
+            lambda uow: uow.spotify.partitions_needing_recheck(self._not_found_ttl, now)
+        )
+
+    # ------------------------------------------------------------ transactions
+
+    def _read(self, work: Callable[[UnitOfWork], T]) -> T:
+        """`work` in a read-only transaction (no write lock), retried over database outages."""
+        return self._uow_factory(read_only=True).run(work)
+
+    def _write(self, work: Callable[[UnitOfWork], T]) -> T:
+        """`work` in one committed transaction, retried over database outages."""
+        return self._uow_factory().run(work)
 
 
 # ---------------------------------------------------------------- helpers

@@ -43,6 +43,21 @@ NOT_FOUND_TTL_DAYS = Variable(
 MATCH_RATE_FLOOR = Variable(
     "COLLECTION_MATCH_RATE_FLOOR", "0.5", "match-rate check warns below this share (0..1)"
 )
+DATABASE_OUTAGE_DEADLINE_S = Variable(
+    "COLLECTION_DATABASE_OUTAGE_DEADLINE_S",
+    "120",
+    "seconds a step rides out an unreachable catalogue database before it fails",
+)
+SPOTIFY_START_RATE = Variable(
+    "COLLECTION_SPOTIFY_START_RATE",
+    "5",
+    "Spotify requests/s the pacer starts from when it remembers no allowed rate",
+)
+SPOTIFY_RATE_HORIZON_HOURS = Variable(
+    "COLLECTION_SPOTIFY_RATE_HORIZON_HOURS",
+    "168",
+    "a remembered Spotify rate older than this is re-verified from half its value",
+)
 EMULATOR_SEED = Variable(
     "COLLECTION_EMULATOR_SEED", "42", "catalogue seed of the embedded emulator"
 )
@@ -85,6 +100,9 @@ VARIABLES: tuple[Variable, ...] = (
     GENRE_IDS,
     NOT_FOUND_TTL_DAYS,
     MATCH_RATE_FLOOR,
+    DATABASE_OUTAGE_DEADLINE_S,
+    SPOTIFY_START_RATE,
+    SPOTIFY_RATE_HORIZON_HOURS,
     EMULATOR_SEED,
     EMULATOR_TRACKS_PER_DAY,
     EMULATOR_PROFILE,
@@ -158,6 +176,29 @@ def match_rate_floor() -> float:
     if not 0.0 <= floor <= 1.0:
         raise SettingsError(f"{MATCH_RATE_FLOOR.name} must lie between 0 and 1, not {floor}")
     return floor
+
+
+def _positive_float(variable: Variable) -> float:
+    raw = variable.get() or ""
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise SettingsError(f"{variable.name} must be a number, not {raw!r}") from exc
+    if not value > 0:
+        raise SettingsError(f"{variable.name} must be greater than 0, not {value:g}")
+    return value
+
+
+def database_outage_deadline_s() -> float:
+    return _positive_float(DATABASE_OUTAGE_DEADLINE_S)
+
+
+def spotify_start_rate() -> float:
+    return _positive_float(SPOTIFY_START_RATE)
+
+
+def spotify_rate_horizon_hours() -> float:
+    return _positive_float(SPOTIFY_RATE_HORIZON_HOURS)
 
 
 def data_directory() -> Path:

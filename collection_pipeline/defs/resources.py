@@ -243,13 +243,15 @@ class DatabaseResource(dg.ConfigurableResource):
 
     url: str
     not_found_ttl_days: int = 30
+    outage_deadline_s: float = 120.0
+    """How long a step rides out an unreachable database (retrying its unit of work)."""
 
     _database: Database | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
-        from collection_pipeline.storage import Database
+        from collection_pipeline.storage import Database, OutagePolicy
 
-        self._database = Database(self.url)
+        self._database = Database(self.url, outage=OutagePolicy(self.outage_deadline_s))
         self._database.upgrade()
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
@@ -298,5 +300,6 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
         "database": DatabaseResource(
             url=env_secret(settings.DATABASE_URL) or settings.database_url(),
             not_found_ttl_days=settings.not_found_ttl_days(),
+            outage_deadline_s=settings.database_outage_deadline_s(),
         ),
     }

@@ -3,9 +3,10 @@
 ```python
 db = Database("sqlite:///catalogue.db")   # or postgresql+psycopg2://...
 db.upgrade()   # Alembic to head; by hand: python -m collection_pipeline.storage upgrade
-with db.unit_of_work() as uow:
-    counts = uow.raw.upsert_records("beatport", "track", records, run_id)
-    uow.commit()
+counts = db.unit_of_work().run(   # one transaction, committed, retried over outages
+    lambda uow: uow.raw.upsert_records("beatport", "track", records, run_id)
+)
+report = db.unit_of_work(read_only=True).run(lambda uow: uow.raw.state_counts(...))
 ```
 No other module of the pipeline writes SQL.
 """
@@ -13,6 +14,8 @@ No other module of the pipeline writes SQL.
 from collection_pipeline.storage.catalog import CatalogRepository
 from collection_pipeline.storage.database import Database
 from collection_pipeline.storage.digest import database_digest
+from collection_pipeline.storage.outage import DatabaseUnavailableError, OutagePolicy
+from collection_pipeline.storage.pacer_rates import PacerRateRepository
 from collection_pipeline.storage.raw import (
     RawRecord,
     RawRecordIn,
@@ -20,16 +23,20 @@ from collection_pipeline.storage.raw import (
     UpsertCounts,
 )
 from collection_pipeline.storage.spotify import SpotifyRepository
-from collection_pipeline.storage.unit_of_work import UnitOfWork
+from collection_pipeline.storage.unit_of_work import UnitOfWork, UnitOfWorkFactory
 
 __all__ = [
     "CatalogRepository",
     "Database",
+    "DatabaseUnavailableError",
+    "OutagePolicy",
+    "PacerRateRepository",
     "RawRecord",
     "RawRecordIn",
     "RawRecordRepository",
     "SpotifyRepository",
     "UnitOfWork",
+    "UnitOfWorkFactory",
     "UpsertCounts",
     "database_digest",
 ]

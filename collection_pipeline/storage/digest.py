@@ -14,7 +14,7 @@ from collection_pipeline.storage.hashing import rows_hash
 
 
 def database_digest(db: Database) -> str:
-    with db.unit_of_work() as uow:
+    with db.unit_of_work(read_only=True) as uow:
         rows = [
             *(("raw", *row) for row in uow.raw.state_rows()),
             *(("entity", *row) for row in uow.catalog.entity_rows()),

@@ -135,3 +135,14 @@ spotify_track_matches = sa.Table(
     sa.CheckConstraint("status IN ('found', 'not_found', 'error')", name="status"),
     sa.Index("ix_spotify_track_matches_recheck", "status", "searched_at"),
 )
+
+pacer_rates = sa.Table(
+    "pacer_rates",
+    metadata,
+    sa.Column("key", sa.String(64), primary_key=True),
+    sa.Column("budget", sa.Float, nullable=False),
+    sa.Column("window_s", sa.Float, nullable=False),
+    sa.Column("learned_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+"""The request budget a rate-limited API allowed the pacer keyed `key`, for the next run."""
