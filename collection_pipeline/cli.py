@@ -3,8 +3,9 @@
 Dagster keeps run history in $DAGSTER_HOME. Left unset, `dagster` commands use a throw-away
 directory, so a run started here would never show in `dagster dev`. Every subcommand therefore
 resolves one DAGSTER_HOME first (the variable if set, else `.collection/dagster_home` in the
-project folder), creates it and copies the project's dagster.yaml into it, so the CLI run, the
-UI and the catalogue's default SQLite file all live in the same place with no setup step.
+project folder), creates it and writes the packaged instance defaults into it (see
+instance_defaults.py), so the CLI run, the UI and the catalogue's default SQLite file all live in
+the same place with no setup step.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from collection_pipeline import settings
+from collection_pipeline.instance_defaults import seed_instance_home
 
 ASSET_KEYS = ("raw_beatport_tracks", "processed_tracks", "spotify_enrichments")
 RANGE_START_TAG = "dagster/asset_partition_range_start"
@@ -37,15 +39,13 @@ def project_root() -> Path | None:
 
 
 def ensure_dagster_home() -> Path:
-    """Resolve, create and export DAGSTER_HOME; seed it with the project's dagster.yaml once."""
+    """Resolve, create and export DAGSTER_HOME; seed it with the packaged instance defaults once."""
     root = project_root()
     configured = os.environ.get("DAGSTER_HOME")
     home = Path(configured) if configured else (root or Path.cwd()) / ".collection/dagster_home"
     home = home.expanduser().resolve()
     home.mkdir(parents=True, exist_ok=True)
-    target = home / "dagster.yaml"
-    if not target.exists() and root is not None:
-        shutil.copyfile(root / "dagster.yaml", target)
+    seed_instance_home(home)
     os.environ["DAGSTER_HOME"] = str(home)
     return home
 

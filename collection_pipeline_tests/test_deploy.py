@@ -1,4 +1,5 @@
-"""Every shipped YAML parses; the instance configs load as Dagster instances and agree on pools."""
+"""Every shipped YAML parses; the instance configs load as Dagster instances and agree on pools;
+the CLI's instance defaults come from package data, identical to the repository's dagster.yaml."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import pytest
 import yaml
 from dagster._core.instance.config import dagster_instance_config
 from dagster._core.instance.ref import InstanceRef
+
+from collection_pipeline.instance_defaults import instance_defaults_yaml, seed_instance_home
 
 ROOT = Path(__file__).resolve().parent.parent
 YAML_FILES = sorted(
@@ -50,6 +53,29 @@ def test_local_instance_loads(tmp_path):
     (tmp_path / "dagster.yaml").write_text((ROOT / "dagster.yaml").read_text())
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+
+
+def test_repository_dagster_yaml_is_the_packaged_instance_defaults():
+    """One instance for a checkout and a pip install: the root copy may not drift."""
+    assert (ROOT / "dagster.yaml").read_text() == instance_defaults_yaml()
+    assert (ROOT / "collection_pipeline" / "instance_defaults.yaml").is_file()
+
+
+def test_seeding_writes_the_defaults_once_and_keeps_an_existing_file(tmp_path):
+    assert seed_instance_home(tmp_path) is True
+    assert (tmp_path / "dagster.yaml").read_text() == instance_defaults_yaml()
+    (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: true\n")
+    assert seed_instance_home(tmp_path) is False
+    assert (tmp_path / "dagster.yaml").read_text() == "telemetry:\n  enabled: true\n"
+
+
+def test_packaged_defaults_load_as_an_instance_with_pools_monitoring_and_retries(tmp_path):
+    seed_instance_home(tmp_path)
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))) as instance:
+        assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
+        assert instance.run_monitoring_enabled
+        assert instance.run_retries_enabled
+        assert instance.run_retries_retry_on_asset_or_op_failure is False
 
 
 def test_helm_values_run_the_code_location_with_k8s_launcher():
