@@ -196,6 +196,10 @@ class EnrichResult:
     not_found: int = 0
     errors: int = 0
     isrcs_searched: int = 0
+    search_pages: int = 0
+    """Search pages read: above `isrcs_searched` when answers had more than one page."""
+    candidates_skipped: dict[str, int] = field(default_factory=dict)
+    """Malformed Spotify items left out of matching, by reason (`null_item`, `bad_album`, ...)."""
     requests: RequestCounters = field(default_factory=RequestCounters)
     seconds: float = 0.0
 

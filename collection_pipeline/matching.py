@@ -27,6 +27,8 @@ _SEPARATORS = re.compile(
     re.IGNORECASE,
 )
 _NON_WORD = re.compile(r"[\W_]+")
+_DISAMBIGUATION = re.compile(r"\s*\((?:[A-Z]{2}|[0-9]{1,2})\)\s*$")
+"""Beatport's trailing namesake suffix: a country code or a number, as in `Kays (UK)`, `(2)`."""
 
 RULE_ONLY_CANDIDATE = "isrc_artist:only_acceptable"
 RULE_EARLIEST_RELEASE = "isrc_artist:earliest_release"
@@ -91,17 +93,58 @@ def artist_tokens(names: Sequence[str]) -> list[str]:
     return tokens
 
 
+def without_disambiguation(name: str) -> str:
+    """A Beatport artist name without its trailing namesake suffix (`Kays (UK)` -> `Kays`).
+
+    Beatport tells namesakes apart this way while Spotify credits the bare name. Only an
+    upper-case two-letter code or a small number in final parentheses counts, so names such
+    as `Kays (Live)` are left alone.
+    """
+    stripped = _DISAMBIGUATION.sub("", name)
+    return stripped if stripped.strip() else name
+
+
+def _suffix(name: str) -> str | None:
+    found = _DISAMBIGUATION.search(name)
+    return found.group(0).strip() if found and found.start() > 0 else None
+
+
+def _forms(names: Sequence[str], *, bare: bool) -> list[tuple[str, str | None]]:
+    """Every comparable form of the credited names, each with its namesake suffix (or None).
+
+    Forms are each credited person (split at "feat.", "&", ...) and each whole name; with
+    `bare`, each is also offered without its suffix.
+    """
+    forms: dict[tuple[str, str | None], None] = {}
+    for name in names:
+        for part in dict.fromkeys([name, *_SEPARATORS.split(name)]):
+            suffix = _suffix(part.strip())
+            variants = [part]
+            if bare and suffix is not None:
+                variants.append(without_disambiguation(part.strip()))
+            for variant in variants:
+                folded = fold(variant).strip()
+                cleaned = " ".join(_NON_WORD.sub(" ", folded).split())
+                for text in (cleaned, folded):
+                    if text:
+                        forms[(text, suffix)] = None
+    return list(forms)
+
+
 def artist_similarity(ours: Sequence[str], theirs: Sequence[str]) -> float:
     """Best fuzzy ratio (0-100) between any of our artists and any of theirs.
 
     The order-insensitive ratio lets "Doe John" meet "John Doe"; whole names are compared
-    too, so a duo credited as one artist ("Above & Beyond") still meets itself.
+    too, so a duo credited as one artist ("Above & Beyond") still meets itself. Our (Beatport)
+    names are also tried without their namesake suffix, so `Kays (UK)` meets Spotify's bare
+    `Kays`; two names that both carry a suffix and differ in it (`Kays (UK)`, `Kays (US)`) are
+    namesakes and never compared.
     """
-    left = artist_tokens(ours) + [fold(n) for n in ours]
-    right = artist_tokens(theirs) + [fold(n) for n in theirs]
     best = 0.0
-    for a in left:
-        for b in right:
+    for a, a_suffix in _forms(ours, bare=True):
+        for b, b_suffix in _forms(theirs, bare=False):
+            if a_suffix and b_suffix and a_suffix != b_suffix:
+                continue
             best = max(best, fuzz.ratio(a, b), fuzz.token_sort_ratio(a, b))
             if best >= 100.0:
                 return 100.0

@@ -4,10 +4,16 @@ Validation is strict on purpose: a record that cannot be trusted is quarantined 
 reason code rather than half-written, so one bad record never fails a batch and never
 silently corrupts the catalogue. Only the ISRC is lenient: an invalid one becomes NULL,
 because the rest of the track is still worth keeping.
+
+Two kinds of mess are not malformed: an optional field that is `""` or blank is absent
+(Beatport sends "" and null alike), and U+0000 inside a string is dropped (it is never part
+of a name, and PostgreSQL cannot store it in `text`; the raw record keeps it, see storage).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from datetime import date
@@ -45,11 +51,30 @@ class MalformedRecord(ValueError):  # noqa: N818 - the name the contract gives i
         self.detail = detail
 
 
+UNKEYED_PREFIX = "unkeyed:"
+
+
+def content_key(record: object) -> str:
+    """A stable key for a listing entry that has no usable `id`, derived from its content.
+
+    Equal content gives an equal key in every process, so re-collecting the same entry
+    updates one row instead of adding another. 40 characters, prefixed so it can never be
+    mistaken for a Beatport id.
+    """
+    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), default=str)
+    return UNKEYED_PREFIX + hashlib.sha256(canonical.encode()).hexdigest()[:32]
+
+
+def strip_nul(text: str) -> str:
+    """`text` without U+0000 characters."""
+    return text.replace("\x00", "") if "\x00" in text else text
+
+
 def normalize_isrc(value: object) -> str | None:
     """The canonical ISRC (no hyphens or spaces, upper-case), or None when it is not valid."""
     if not isinstance(value, str):
         return None
-    candidate = _ISRC_NOISE.sub("", value).upper()
+    candidate = _ISRC_NOISE.sub("", strip_nul(value)).upper()
     return candidate if ISRC_PATTERN.match(candidate) else None
 
 
@@ -113,7 +138,7 @@ def _optional_entity(
     obj: Mapping[str, Any], key: str, path: str | None = None
 ) -> NamedEntity | None:
     path = path or key
-    value = obj.get(key)
+    value = _present(obj, key)
     if value is None:
         return None
     return _entity(_require_mapping(value, path), path)
@@ -145,7 +170,7 @@ def _credits(record: Mapping[str, Any]) -> tuple[ArtistCredit, ...]:
 
 
 def _key_object(record: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    value = record.get("key")
+    value = _present(record, "key")
     return None if value is None else _require_mapping(value, "key")
 
 
@@ -174,6 +199,18 @@ def _camelot(record: Mapping[str, Any]) -> str | None:
 
 def _type_name(value: object) -> str:
     return "null" if value is None else type(value).__name__
+
+
+def _present(obj: Mapping[str, Any], key: str) -> Any:
+    """The field's value, with null, missing, `""` and blank strings all read as absent (None).
+
+    Strings come back without U+0000, so nothing downstream ever sees the character.
+    """
+    value = obj.get(key)
+    if isinstance(value, str):
+        value = strip_nul(value)
+        return value if value.strip() else None
+    return value
 
 
 def _require_mapping(value: object, path: str) -> Mapping[str, Any]:
@@ -209,7 +246,7 @@ def _optional_int(
     obj: Mapping[str, Any], key: str, path: str, *, minimum: int, maximum: int
 ) -> int | None:
     """An integer within bounds; integral floats (120.0) are accepted as the number they are."""
-    value = obj.get(key)
+    value = _present(obj, key)
     if value is None:
         return None
     if isinstance(value, float) and value.is_integer():
@@ -222,24 +259,22 @@ def _optional_int(
 
 
 def _required_text(obj: Mapping[str, Any], key: str, path: str) -> str:
-    value = obj.get(key)
+    value = _present(obj, key)
     if value is None:
-        raise MalformedRecord(f"missing_field:{path}", f"{path} is missing or null")
+        raise MalformedRecord(f"missing_field:{path}", f"{path} is missing, null or blank")
     if not isinstance(value, str):
         raise MalformedRecord(f"wrong_type:{path}", f"expected string, got {_type_name(value)}")
-    if not value.strip():
-        raise MalformedRecord(f"missing_field:{path}", f"{path} is empty")
     return value
 
 
 def _optional_text(obj: Mapping[str, Any], key: str, path: str) -> str | None:
     """A string, with empty strings read as absent (Beatport sends "" and null alike)."""
-    value = obj.get(key)
+    value = _present(obj, key)
     if value is None:
         return None
     if not isinstance(value, str):
         raise MalformedRecord(f"wrong_type:{path}", f"expected string, got {_type_name(value)}")
-    return value if value.strip() else None
+    return value
 
 
 def _required_date(obj: Mapping[str, Any], key: str) -> date:
@@ -251,7 +286,7 @@ def _required_date(obj: Mapping[str, Any], key: str) -> date:
 
 
 def _optional_date(obj: Mapping[str, Any], key: str) -> date | None:
-    value = obj.get(key)
+    value = _present(obj, key)
     if value is None:
         return None
     if not isinstance(value, str):

@@ -8,8 +8,6 @@ converges to the state an uninterrupted run would have produced.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +33,7 @@ from collection_pipeline.domain import (
 from collection_pipeline.matching import Matcher
 from collection_pipeline.normalization import (
     MalformedRecord,
+    content_key,
     normalize_beatport_track,
     parse_iso_date,
 )
@@ -217,6 +216,7 @@ class CollectionService:
             lambda uow: uow.spotify.pending_count(window, self._not_found_ttl, now)
         )
         after_isrc: str | None = None
+        skipped: Counter[str] = Counter()
         try:
             while True:
                 lookups = self._read(
@@ -234,6 +234,9 @@ class CollectionService:
                     )
                 result.batches += 1
                 result.isrcs_searched += len(batch.results) + len(batch.errors)
+                result.search_pages += batch.pages
+                skipped.update(batch.skipped)
+                result.candidates_skipped = dict(sorted(skipped.items()))
                 _tally(result, outcomes)
                 progress(
                     f"enrich {window}: batch {result.batches}, {result.processed}/{result.total} "
@@ -352,21 +355,23 @@ class CollectionService:
 # ---------------------------------------------------------------- helpers
 
 
-def _raw_record_in(track: Mapping[str, Any], window: DateWindow) -> RawRecordIn:
-    """The raw record of one Beatport track, partitioned by its publish date.
+def _raw_record_in(track: Any, window: DateWindow) -> RawRecordIn:
+    """The raw record of one Beatport listing entry, partitioned by its publish date.
 
-    A track without a usable id or publish date is still stored (keyed by its content, in
-    the crawled window's first day) so that processing quarantines it visibly instead of it
-    vanishing before anyone sees it.
+    An entry without a usable id (or not an object at all, such as a `null` in `results`)
+    is still stored, keyed by its content and put in the crawled window's first day when it
+    has no usable publish date, so that processing quarantines it visibly instead of it
+    vanishing before anyone sees it. The payload is kept exactly as received.
     """
-    track_id = track.get("id")
+    fields = track if isinstance(track, Mapping) else {}
+    track_id = fields.get("id")
     if isinstance(track_id, int) and not isinstance(track_id, bool):
         external_id = str(track_id)
     else:
-        canonical = json.dumps(track, sort_keys=True, separators=(",", ":"), default=str)
-        external_id = "unkeyed:" + hashlib.sha256(canonical.encode()).hexdigest()[:32]
-    partition = parse_iso_date(track.get("publish_date")) or window.start
-    return RawRecordIn(external_id=external_id, payload=dict(track), partition_date=partition)
+        external_id = content_key(track)
+    partition = parse_iso_date(fields.get("publish_date")) or window.start
+    payload = dict(track) if isinstance(track, Mapping) else track
+    return RawRecordIn(external_id=external_id, payload=payload, partition_date=partition)
 
 
 @dataclass

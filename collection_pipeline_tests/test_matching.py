@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from collection_pipeline.clients import SpotifyCandidate
+from collection_pipeline.clients.spotify import MalformedCandidate
 from collection_pipeline.matching import (
     RULE_ALBUM_TYPE,
     RULE_ARTIST_MISMATCH,
@@ -22,6 +23,7 @@ from collection_pipeline.matching import (
     artist_tokens,
     fold,
     release_sort_date,
+    without_disambiguation,
 )
 
 ISRC = "GBAYE0601498"
@@ -185,13 +187,10 @@ def test_partial_release_dates_are_padded(matcher: Matcher) -> None:
     assert month_only.spotify_track_id == "month"
 
 
-def test_unknown_release_date_sorts_last(matcher: Matcher) -> None:
-    decision = matcher.choose(
-        ISRC,
-        ["Bicep"],
-        [candidate("a", "Bicep", release_date=None), candidate("z", "Bicep", release_date="2030")],
-    )
-    assert decision.spotify_track_id == "z"
+def test_a_candidate_without_release_date_is_skipped_not_sorted() -> None:
+    with pytest.raises(MalformedCandidate) as caught:
+        candidate("a", "Bicep", release_date=None)
+    assert caught.value.reason == "bad_release_date"
 
 
 @pytest.mark.parametrize("original", ["album", "single"])
@@ -286,7 +285,6 @@ def test_hard_names_match(ours: list[str], theirs: list[str]) -> None:
         (["Mark Knight feat. Skin"], ["Sonny Fodera"]),
         (["Artist A"], ["Artist C"]),
         (["Alpha", "Beta"], ["Gamma", "Delta"]),
-        (["Bicep"], []),
     ],
 )
 def test_different_artists_do_not_match(ours: list[str], theirs: list[str]) -> None:
@@ -330,3 +328,45 @@ def test_release_sort_date_pads_partial_dates(value: str, expected: tuple[int, i
 @pytest.mark.parametrize("value", [None, "", "unknown", "2021-13"])
 def test_release_sort_date_unknown_sorts_last(value: str | None) -> None:
     assert release_sort_date(value) > release_sort_date("9999-12-31").replace(day=30)
+
+
+# ---------------------------------------------------------------- namesake suffixes
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (["Kays (UK)"], ["Kays"]),
+        (["Kays (UK)"], ["KAYS"]),
+        (["Kays (UK)"], ["Kays (UK)"]),
+        (["Kays (2)"], ["Kays"]),
+        (["Kays (DE)", "Bicep"], ["Bicep & Kays"]),
+        (["Kays (US) & Bob"], ["Kays"]),
+    ],
+)
+def test_a_trailing_beatport_disambiguation_suffix_is_ignored(
+    ours: list[str], theirs: list[str]
+) -> None:
+    decision = Matcher().choose(ISRC, ours, [candidate("x", *theirs)])
+    assert decision.spotify_track_id == "x"
+    assert decision.score == 100.0
+
+
+@pytest.mark.parametrize(
+    ("ours", "theirs"),
+    [
+        (["Kays (UK)"], ["Kays (US)"]),  # namesakes that both say which one they are
+        (["Kays"], ["Kays (UK)"]),  # our bare name is not theirs with a suffix removed
+        (["Kays (Live)"], ["Kays"]),  # not a disambiguation suffix
+        (["Kays (UK)"], ["Kaysar"]),
+    ],
+)
+def test_namesakes_and_other_parentheses_stay_apart(ours: list[str], theirs: list[str]) -> None:
+    assert artist_similarity(ours, theirs) < Matcher().threshold
+    assert not Matcher().choose(ISRC, ours, [candidate("x", *theirs)]).found
+
+
+def test_suffix_only_name_is_kept_whole() -> None:
+    assert without_disambiguation("(2)") == "(2)"
+    assert without_disambiguation("Kays (UK)") == "Kays"
+    assert without_disambiguation("Kays (uk)") == "Kays (uk)"

@@ -13,6 +13,7 @@ import pytest
 from collection_pipeline.domain import ArtistRole
 from collection_pipeline.normalization import (
     MalformedRecord,
+    content_key,
     normalize_beatport_track,
     normalize_isrc,
     parse_iso_date,
@@ -245,3 +246,70 @@ def test_non_object_record_is_malformed(payload: object) -> None:
 )
 def test_parse_iso_date(value: object, expected: date | None) -> None:
     assert parse_iso_date(value) == expected
+
+
+# ---------------------------------------------------------------- mess that is not malformed
+
+
+@pytest.mark.parametrize(
+    ("field", "attribute"),
+    [
+        ("new_release_date", "new_release_date"),
+        ("mix_name", "mix_name"),
+        ("catalog_number", "catalog_number"),
+        ("isrc", "isrc"),
+        ("bpm", "bpm"),
+        ("length_ms", "length_ms"),
+        ("sub_genre", "sub_genre"),
+        ("key", "key_name"),
+    ],
+)
+@pytest.mark.parametrize("blank", ["", "   ", "\t"])
+def test_a_blank_optional_field_is_absent_not_malformed(
+    track: dict[str, Any], field: str, attribute: str, blank: str
+) -> None:
+    track[field] = blank
+    assert getattr(normalize_beatport_track(track), attribute) is None
+
+
+def test_a_blank_label_is_absent(track: dict[str, Any]) -> None:
+    track["release"]["label"] = ""
+    assert normalize_beatport_track(track).release.label is None
+
+
+@pytest.mark.parametrize("field", ["publish_date", "name"])
+def test_a_blank_required_field_is_still_missing(track: dict[str, Any], field: str) -> None:
+    track[field] = ""
+    with pytest.raises(MalformedRecord) as caught:
+        normalize_beatport_track(track)
+    assert caught.value.reason == f"missing_field:{field}"
+
+
+def test_nul_characters_are_dropped_from_every_normalized_string(track: dict[str, Any]) -> None:
+    track["name"] = "Gl\x00ue"
+    track["mix_name"] = "\x00Original Mix"
+    track["isrc"] = "CNZ85\x002302143"
+    track["artists"][0]["name"] = "Bicep\x00"
+    track["release"]["label"]["name"] = "Ninja\x00 Tune"
+    result = normalize_beatport_track(track)
+    assert (result.name, result.mix_name, result.isrc) == ("Glue", "Original Mix", "CNZ852302143")
+    assert result.credits[0].artist.name == "Bicep"
+    assert result.release.label.name == "Ninja Tune"
+
+
+def test_a_name_of_nothing_but_nul_is_missing(track: dict[str, Any]) -> None:
+    track["name"] = "\x00\x00"
+    with pytest.raises(MalformedRecord) as caught:
+        normalize_beatport_track(track)
+    assert caught.value.reason == "missing_field:name"
+
+
+def test_content_key_is_stable_and_never_a_beatport_id(track: dict[str, Any]) -> None:
+    del track["id"]
+    reordered = dict(reversed(list(track.items())))
+    assert content_key(track) == content_key(reordered)
+    assert content_key(track).startswith("unkeyed:")
+    assert len(content_key(track)) <= 64
+    track["name"] = "Other"
+    assert content_key(track) != content_key(reordered)
+    assert content_key(None) != content_key([])

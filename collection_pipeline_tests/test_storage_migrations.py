@@ -32,7 +32,7 @@ def test_upgrade_to_head_then_down_and_up_again(database_url: str) -> None:
     db = Database(database_url)
     db.upgrade()
     db.upgrade()  # already at head: a no-op
-    assert db.current_revision() == Database.head_revision() == "0002"
+    assert db.current_revision() == Database.head_revision() == "0003"
     assert tables(db) == TABLES
 
     db.downgrade("base")

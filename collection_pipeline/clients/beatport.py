@@ -21,6 +21,7 @@ from collection_pipeline.clients.auth import BeatportCredentials
 from collection_pipeline.clients.errors import IncompleteCrawlError, MalformedResponseError
 from collection_pipeline.clients.policy import HttpPolicy, PolicySender, redact_url
 from collection_pipeline.clients.stats import RequestStats
+from collection_pipeline.normalization import content_key
 
 COUNT_CAP = 10_000
 """Beatport never reports a `count` above this: a query that reaches it may hold more."""
@@ -164,7 +165,7 @@ class BeatportAPIClient:
             for part in parts:
                 yield from self._crawl(part, seen)
             return
-        received: set[int] = set()
+        received: set[int | str] = set()
         yield from self._pages(query, None, first, seen, received, first.count)
         level = [query]
         for _ in range(self.max_recrawls):
@@ -186,7 +187,7 @@ class BeatportAPIClient:
         source: BeatportQuery | None,
         first: _Envelope,
         seen: set[int],
-        received: set[int],
+        received: set[int | str],
         count: int,
     ) -> Iterator[BeatportPage]:
         """The first page, then the others fetched concurrently (bounded by the pool).
@@ -215,13 +216,16 @@ class BeatportAPIClient:
         envelope: _Envelope,
         count: int,
         seen: set[int],
-        received: set[int],
+        received: set[int | str],
     ) -> BeatportPage:
         tracks: list[dict] = []
         dropped = 0
-        for track in envelope.results:
+        for position, track in enumerate(envelope.results):
             track_id = track.get("id") if isinstance(track, dict) else None
-            if isinstance(track_id, int):
+            if not isinstance(track_id, int):
+                label = (source or query).label
+                received.add(_unkeyed_entry(track, f"{label}:{envelope.number}", position))
+            else:
                 received.add(track_id)
                 if track_id in seen:
                     dropped += 1
@@ -271,3 +275,15 @@ class BeatportAPIClient:
                 f"GET {shown} answered JSON that is not a Beatport page ({type(exc).__name__})",
                 shown,
             ) from None
+
+
+def _unkeyed_entry(track: object, page: str, position: int) -> str:
+    """How an entry without an integer `id` counts towards the query's `count`.
+
+    It is a record the listing counted, so it is received: an object by its content (the key
+    it is stored under, so a repeat across pages counts once), anything else (`null`) by its
+    place in the listing, since all such entries look alike.
+    """
+    if isinstance(track, dict):
+        return content_key(track)
+    return f"entry:{page}:{position}"

@@ -1,14 +1,21 @@
 """Spotify Web API client: ISRC search with typed candidates, paced concurrent batches.
 
 An empty list means "Spotify has no track with this ISRC"; every failure raises a typed ApiError,
-so an outage can never be recorded as "not found".
+so an outage can never be recorded as "not found". An answer that is not a search result is
+such a failure; a malformed item inside a good answer is skipped and counted by reason, so one
+odd candidate neither crashes the lookup nor hides the others. When `tracks.total` says more
+items exist than the first page returned, the following pages are fetched (bounded, each one a
+paced request like any other) before anything is chosen from the candidates.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import httpx
@@ -26,6 +33,40 @@ from collection_pipeline.clients.stats import RequestStats
 
 MAX_SEARCH_LIMIT = 10
 """Development-mode apps get `400 Invalid limit` above 10."""
+MAX_SEARCH_PAGES = 10
+"""Pages read per ISRC at most (100 items at limit 10): no real ISRC has more recordings."""
+_RELEASE_DATE = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
+
+SKIP_NULL_ITEM = "null_item"
+SKIP_NOT_AN_OBJECT = "not_an_object"
+SKIP_BAD_ID = "bad_id"
+SKIP_BAD_ALBUM = "bad_album"
+SKIP_BAD_RELEASE_DATE = "bad_release_date"
+SKIP_MISSING_EXTERNAL_IDS = "missing_external_ids"
+SKIP_MISSING_ARTISTS = "missing_artists"
+
+
+class MalformedCandidate(ValueError):  # noqa: N818 - a reason, not a failure of the lookup
+    """A search item the matcher cannot use; `reason` is one of the stable SKIP_* codes."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _valid_release_date(value: object) -> bool:
+    """`YYYY`, `YYYY-MM` or `YYYY-MM-DD` naming a real day (year 1 or later)."""
+    if not isinstance(value, str):
+        return False
+    found = _RELEASE_DATE.match(value)
+    if found is None:
+        return False
+    year, month, day = (int(part) if part else 1 for part in found.groups())
+    try:
+        date(year, month, day)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -42,18 +83,62 @@ class SpotifyCandidate:
     raw: dict = field(repr=False, compare=False)
 
     @classmethod
-    def from_json(cls, item: Mapping[str, Any]) -> SpotifyCandidate:
-        album = item.get("album") or {}
+    def from_json(cls, item: object) -> SpotifyCandidate:
+        """The candidate of one search item; raises `MalformedCandidate` naming what is wrong."""
+        if item is None:
+            raise MalformedCandidate(SKIP_NULL_ITEM)
+        if not isinstance(item, Mapping):
+            raise MalformedCandidate(SKIP_NOT_AN_OBJECT)
+        track_id = item.get("id")
+        if not isinstance(track_id, str) or not track_id.strip() or "\x00" in track_id:
+            raise MalformedCandidate(SKIP_BAD_ID)
+        album = item.get("album")
+        if not isinstance(album, Mapping):
+            raise MalformedCandidate(SKIP_BAD_ALBUM)
+        release_date = album.get("release_date")
+        if not _valid_release_date(release_date):
+            raise MalformedCandidate(SKIP_BAD_RELEASE_DATE)
+        external_ids = item.get("external_ids")
+        if not isinstance(external_ids, Mapping):
+            raise MalformedCandidate(SKIP_MISSING_EXTERNAL_IDS)
+        artists = item.get("artists")
+        names = (
+            tuple(str(a["name"]) for a in artists if isinstance(a, Mapping) and a.get("name"))
+            if isinstance(artists, list)
+            else ()
+        )
+        if not names:
+            raise MalformedCandidate(SKIP_MISSING_ARTISTS)
+        isrc = external_ids.get("isrc")
+        precision = album.get("release_date_precision")
         return cls(
-            id=str(item["id"]),
-            name=str(item["name"]),
-            isrc=(item.get("external_ids") or {}).get("isrc"),
-            artist_names=tuple(str(a["name"]) for a in item.get("artists") or () if a),
+            id=track_id,
+            name=str(item.get("name") or ""),
+            isrc=isrc if isinstance(isrc, str) else None,
+            artist_names=names,
             album_type=str(album.get("album_type") or ""),
-            release_date=album.get("release_date"),
-            release_date_precision=album.get("release_date_precision"),
+            release_date=release_date,  # type: ignore[arg-type] - validated above
+            release_date_precision=precision if isinstance(precision, str) else None,
             raw=dict(item),
         )
+
+
+@dataclass
+class SearchAnswer:
+    """Every usable candidate of one ISRC search (all pages) and the items skipped, by reason."""
+
+    candidates: list[SpotifyCandidate] = field(default_factory=list)
+    skipped: Counter[str] = field(default_factory=Counter)
+    total: int = 0
+    """`tracks.total` as the first page reported it."""
+    pages: int = 0
+
+    def add(self, items: Sequence[object]) -> None:
+        for item in items:
+            try:
+                self.candidates.append(SpotifyCandidate.from_json(item))
+            except MalformedCandidate as skipped:
+                self.skipped[skipped.reason] += 1
 
 
 @dataclass
@@ -63,6 +148,10 @@ class LookupBatch:
     results: dict[str, list[SpotifyCandidate]] = field(default_factory=dict)
     errors: dict[str, ApiError] = field(default_factory=dict)
     fatal: ApiError | None = None
+    skipped: Counter[str] = field(default_factory=Counter)
+    """Malformed items skipped over all answered ISRCs, by reason."""
+    pages: int = 0
+    """Search requests that returned a page (more than one per ISRC when results were paged)."""
 
 
 def is_fatal(error: ApiError) -> bool:
@@ -123,22 +212,52 @@ class SpotifyAPIClient:
 
     def search_tracks_by_isrc(self, isrc: str) -> list[SpotifyCandidate]:
         """Tracks carrying `isrc` ([] when none); raises ApiError on any failure."""
+        return self.search_isrc(isrc).candidates
+
+    def search_isrc(self, isrc: str) -> SearchAnswer:
+        """Every page of the ISRC's search, parsed; raises ApiError on any failure.
+
+        Later pages are requested by offset on our own base URL (never by following `next`,
+        which names Spotify's host) until `total` items were seen, a page comes back empty,
+        or MAX_SEARCH_PAGES were read.
+        """
+        answer = SearchAnswer()
+        offset = 0
+        while True:
+            page = self._search_page(isrc, offset)
+            answer.pages += 1
+            items = page["items"]
+            if answer.pages == 1:
+                answer.total = page["total"]
+            answer.add(items)
+            offset += len(items)
+            if not items or offset >= answer.total or answer.pages >= MAX_SEARCH_PAGES:
+                return answer
+
+    def _search_page(self, isrc: str, offset: int) -> dict[str, Any]:
+        """One search page's `tracks` object, checked to be a paging object of tracks."""
         url = f"{self.base_url}/search"
-        body = self._sender.request_json(
-            "GET",
-            url,
-            params={"q": f"isrc:{isrc}", "type": "track", "limit": self.search_limit},
-            auth=self._auth,
-        )
-        try:
-            items = body["tracks"]["items"]
-            return [SpotifyCandidate.from_json(item) for item in items if item]
-        except (KeyError, TypeError, ValueError) as exc:
+        params: dict[str, str | int] = {
+            "q": f"isrc:{isrc}",
+            "type": "track",
+            "limit": self.search_limit,
+        }
+        if offset:
+            params["offset"] = offset
+        body = self._sender.request_json("GET", url, params=params, auth=self._auth)
+        tracks = body.get("tracks") if isinstance(body, Mapping) else None
+        if (
+            not isinstance(tracks, Mapping)
+            or not isinstance(tracks.get("items"), list)
+            or not isinstance(tracks.get("total"), int)
+            or isinstance(tracks.get("total"), bool)
+        ):
             raise MalformedResponseError(
-                f"GET {url} answered JSON without the expected tracks.items shape "
-                f"({type(exc).__name__})",
+                f"GET {url} answered JSON that is not a track search result "
+                "(expected tracks.items as a list and tracks.total as an integer)",
                 url,
-            ) from None
+            )
+        return dict(tracks)
 
     def search_many(self, isrcs: Sequence[str]) -> LookupBatch:
         """Search every distinct ISRC concurrently under the shared pacer.
@@ -147,7 +266,7 @@ class SpotifyAPIClient:
         """
         batch = LookupBatch()
         pending = list(dict.fromkeys(isrcs))
-        running: dict[Future[list[SpotifyCandidate]], str] = {}
+        running: dict[Future[SearchAnswer], str] = {}
         with ThreadPoolExecutor(self.max_concurrency, thread_name_prefix="spotify") as pool:
             position = 0
             while position < len(pending) or running:
@@ -157,7 +276,7 @@ class SpotifyAPIClient:
                     and len(running) < self.max_concurrency
                 ):
                     isrc = pending[position]
-                    running[pool.submit(self.search_tracks_by_isrc, isrc)] = isrc
+                    running[pool.submit(self.search_isrc, isrc)] = isrc
                     position += 1
                 if not running:
                     break
@@ -166,7 +285,10 @@ class SpotifyAPIClient:
                     isrc = running.pop(future)
                     error = future.exception()
                     if error is None:
-                        batch.results[isrc] = future.result()
+                        answer = future.result()
+                        batch.results[isrc] = answer.candidates
+                        batch.skipped.update(answer.skipped)
+                        batch.pages += answer.pages
                     elif isinstance(error, ApiError):
                         batch.errors[isrc] = error
                         if is_fatal(error) and batch.fatal is None:

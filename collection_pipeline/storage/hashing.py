@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from collection_pipeline.storage.types import SerializedJSON
@@ -15,6 +16,55 @@ def canonical_json(payload: Any) -> SerializedJSON:
     return SerializedJSON(
         json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     )
+
+
+NUL = "\x00"
+_ESCAPED = re.compile(r"\\([\\0])")
+
+
+def escape_nul(payload: Any) -> Any | None:
+    """`payload` with U+0000 escaped in every string and key, or None when it holds none.
+
+    PostgreSQL refuses the character in `text` and `jsonb`, so a record holding it is stored
+    escaped (on both engines alike) with the fact recorded beside it. The escape is reversible
+    for any content: a backslash becomes two, U+0000 becomes a backslash and a zero.
+    """
+    if not _holds_nul(payload):
+        return None
+    return _map_strings(payload, _escape)
+
+
+def unescape_nul(payload: Any) -> Any:
+    """The payload `escape_nul` was given."""
+    return _map_strings(payload, _unescape)
+
+
+def _escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace(NUL, "\\0")
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPED.sub(lambda found: NUL if found.group(1) == "0" else "\\", text)
+
+
+def _holds_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return NUL in value
+    if isinstance(value, dict):
+        return any(NUL in key or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False
+
+
+def _map_strings(value: Any, change: Callable[[str], str]) -> Any:
+    if isinstance(value, str):
+        return change(value)
+    if isinstance(value, dict):
+        return {change(key): _map_strings(item, change) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_map_strings(item, change) for item in value]
+    return value
 
 
 def content_hash(canonical: str) -> str:

@@ -11,9 +11,16 @@ from typing import Any
 import sqlalchemy as sa
 
 from collection_pipeline.domain import DateWindow, RawStateCounts
-from collection_pipeline.storage.hashing import canonical_json, content_hash, rows_hash
+from collection_pipeline.storage.hashing import (
+    canonical_json,
+    content_hash,
+    escape_nul,
+    rows_hash,
+    unescape_nul,
+)
 from collection_pipeline.storage.schema import external_data as ed
 from collection_pipeline.storage.sql import chunks, in_window, last_wins, upsert, utc_now
+from collection_pipeline.storage.types import SerializedJSON
 
 
 @dataclass(frozen=True)
@@ -21,7 +28,8 @@ class RawRecordIn:
     """A record as fetched from a provider, about to be stored."""
 
     external_id: str
-    payload: dict[str, Any]
+    payload: Any
+    """JSON as received: normally an object, but a `null` listing entry is kept as null."""
     partition_date: date | None
 
 
@@ -31,7 +39,7 @@ class RawRecord:
 
     id: int
     external_id: str
-    payload: dict[str, Any]
+    payload: Any
     partition_date: date | None
     content_hash: str
 
@@ -80,6 +88,7 @@ class RawRecordRepository:
             return UpsertCounts(0, 0, 0, dropped)
         prepared = [(record, canonical_json(record.payload)) for record in rows]
         hashes = {record.external_id: content_hash(text) for record, text in prepared}
+        escaped = {record.external_id: _storable(record.payload, text) for record, text in prepared}
         stored = (
             {}  # RETURNING (xmax = 0) below tells new from changed without a pre-read
             if self._conn.dialect.name == "postgresql"
@@ -91,7 +100,8 @@ class RawRecordRepository:
                 "provider": provider,
                 "entity_type": entity_type,
                 "external_id": record.external_id,
-                "payload": text,
+                "payload": escaped[record.external_id] or text,
+                "payload_escaped": escaped[record.external_id] is not None,
                 "content_hash": hashes[record.external_id],
                 "partition_date": record.partition_date,
                 "first_seen_at": now,
@@ -137,6 +147,7 @@ class RawRecordRepository:
             index_elements=[ed.c.provider, ed.c.entity_type, ed.c.external_id],
             set_={
                 "payload": stmt.excluded.payload,
+                "payload_escaped": stmt.excluded.payload_escaped,
                 "content_hash": stmt.excluded.content_hash,
                 "partition_date": stmt.excluded.partition_date,
                 "last_seen_at": stmt.excluded.last_seen_at,
@@ -157,10 +168,18 @@ class RawRecordRepository:
     def fetch_unprocessed(
         self, provider: str, entity_type: str, window: DateWindow, after_id: int, limit: int
     ) -> list[RawRecord]:
-        """The next `limit` unprocessed records with id > after_id (keyset, by id)."""
+        """The next `limit` unprocessed records with id > after_id (keyset, by id).
+
+        Payloads come back as they were received (U+0000 unescaped).
+        """
         query = (
             sa.select(
-                ed.c.id, ed.c.external_id, ed.c.payload, ed.c.partition_date, ed.c.content_hash
+                ed.c.id,
+                ed.c.external_id,
+                ed.c.payload,
+                ed.c.partition_date,
+                ed.c.content_hash,
+                ed.c.payload_escaped,
             )
             .where(
                 ed.c.provider == provider,
@@ -172,7 +191,16 @@ class RawRecordRepository:
             .order_by(ed.c.id)
             .limit(limit)
         )
-        return [RawRecord(*row) for row in self._conn.execute(query)]
+        return [
+            RawRecord(
+                id=row.id,
+                external_id=row.external_id,
+                payload=unescape_nul(row.payload) if row.payload_escaped else row.payload,
+                partition_date=row.partition_date,
+                content_hash=row.content_hash,
+            )
+            for row in self._conn.execute(query)
+        ]
 
     def mark_processed(
         self, ids: Sequence[int], run_id: str, *, content_hashes: Mapping[int, str] | None = None
@@ -297,6 +325,18 @@ class RawRecordRepository:
             ed.c.entity_type == entity_type,
             in_window(ed.c.partition_date, window),
         ]
+
+
+def _storable(payload: Any, text: str) -> SerializedJSON | None:
+    """The escaped JSON to store instead of `text` when the payload holds U+0000, else None.
+
+    The content hash stays that of the payload as received, so escaping never looks like a
+    change. JSON writes U+0000 as `\\u0000`, so payloads without that text skip the walk.
+    """
+    if "\\u0000" not in text:
+        return None
+    escaped = escape_nul(payload)
+    return None if escaped is None else canonical_json(escaped)
 
 
 def _sort_key(row: tuple[Any, ...]) -> tuple[str, ...]:

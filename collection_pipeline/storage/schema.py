@@ -34,6 +34,7 @@ external_data = sa.Table(
     sa.Column("entity_type", sa.String(32), nullable=False),
     sa.Column("external_id", sa.String(64), nullable=False),
     sa.Column("payload", Payload, nullable=False),
+    sa.Column("payload_escaped", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("content_hash", sa.String(32), nullable=False),
     sa.Column("partition_date", sa.Date, nullable=True),
     sa.Column("first_seen_at", UTCDateTime, nullable=False),
