@@ -158,7 +158,36 @@ class RequestCounters:
 
 
 @dataclass
+class DayCollect:
+    """One publish day (one partition) of a collect.
+
+    `api_count` is what the API counts for the day, derived from the crawl's verified queries
+    (each complete against its `count` at the end of the crawl): for a complete day it equals the
+    distinct tracks that arrived; None when a query covering the day stayed incomplete, and then
+    `incomplete` holds the one-line reason (the query, its count and what arrived). `received`
+    counts the records stored under the day, `new + changed + unchanged == received`.
+    """
+
+    api_count: int | None = None
+    received: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    incomplete: str | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.incomplete is None
+
+
+@dataclass
 class CollectResult:
+    """A collect of a window: totals, and `days` with one DayCollect per day of the window.
+
+    One query's failure marks only the days it covers incomplete; every other day is crawled,
+    stored and judged on its own.
+    """
+
     pages: int = 0
     records: int = 0
     new: int = 0
@@ -166,7 +195,8 @@ class CollectResult:
     unchanged: int = 0
     duplicates_dropped: int = 0
     api_counts: dict[str, int] = field(default_factory=dict)
-    """API `count` per crawled query (a label naming its genres and dates)."""
+    """API `count` per crawled query (a label naming its genres, dates and filters)."""
+    days: dict[date, DayCollect] = field(default_factory=dict)
     requests: RequestCounters = field(default_factory=RequestCounters)
     seconds: float = 0.0
 
@@ -174,6 +204,15 @@ class CollectResult:
     def expected(self) -> int:
         """Tracks the API says the window holds: the queries are disjoint, so counts add."""
         return sum(self.api_counts.values())
+
+    @property
+    def complete(self) -> bool:
+        return all(day.complete for day in self.days.values())
+
+    @property
+    def incomplete_days(self) -> dict[date, str]:
+        """Each incomplete day and its reason."""
+        return {d: day.incomplete for d, day in sorted(self.days.items()) if day.incomplete}
 
 
 @dataclass

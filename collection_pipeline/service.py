@@ -20,6 +20,7 @@ from collection_pipeline.clients import ApiError
 from collection_pipeline.domain import (
     CollectResult,
     DateWindow,
+    DayCollect,
     EnrichResult,
     MatchOutcome,
     MatchStatus,
@@ -37,10 +38,15 @@ from collection_pipeline.normalization import (
     normalize_beatport_track,
     parse_iso_date,
 )
-from collection_pipeline.storage import RawRecordIn, UnitOfWork, UnitOfWorkFactory
+from collection_pipeline.storage import RawRecordIn, UnitOfWork, UnitOfWorkFactory, UpsertCounts
 
 if TYPE_CHECKING:
-    from collection_pipeline.clients import BeatportAPIClient, LookupBatch, SpotifyAPIClient
+    from collection_pipeline.clients import (
+        BeatportAPIClient,
+        LookupBatch,
+        QueryOutcome,
+        SpotifyAPIClient,
+    )
 
 PROVIDER_BEATPORT = "beatport"
 ENTITY_TRACK = "track"
@@ -96,36 +102,60 @@ class CollectionService:
     def collect_beatport_tracks_raw(
         self, window: DateWindow, genre_ids: Sequence[int], progress: Progress = no_progress
     ) -> CollectResult:
-        """Upsert every Beatport page of the window, one transaction per page."""
+        """Upsert every Beatport page of the window, one transaction per page; judge each day.
+
+        A query that fails or stays short of its API `count` does not stop the collect: every
+        other query is still crawled and stored, and only the days the failed query covers are
+        marked incomplete in `result.days`, with its reason. Only failures no query can escape
+        (credentials, a rate-limit ban past the policy's cap) raise.
+        """
         if self._beatport is None:
             raise RuntimeError("collect_beatport_tracks_raw needs a Beatport client")
         started = time.monotonic()
         before = self._beatport.stats.snapshot()
-        result = CollectResult()
-        for page in self._beatport.get_tracks(genre_ids, window.start, window.last_day):
+        result = CollectResult(days={day: DayCollect() for day in window.days()})
+        crawl = self._beatport.crawl(genre_ids, window.start, window.last_day)
+        for page in crawl:
             result.pages += 1
-            result.api_counts[page.query.label] = page.count
             result.duplicates_dropped += page.duplicates_dropped
             records = [_raw_record_in(track, window) for track in page.tracks]
             if records:
-                counts = self._write(
-                    lambda uow, records=records: uow.raw.upsert_records(
-                        PROVIDER_BEATPORT, ENTITY_TRACK, records, self._run_id
-                    )
-                )
-                result.records += len(records)
-                result.new += counts.new
-                result.changed += counts.changed
-                result.unchanged += counts.unchanged
-                result.duplicates_dropped += counts.duplicates_dropped
+                self._store_page(records, result)
             progress(
                 f"collect {page.query.label}: page {page.number}/{page.total_pages}, "
                 f"{result.records} records so far (new {result.new}, changed {result.changed}, "
                 f"unchanged {result.unchanged})"
             )
+        _judge_days(result, crawl.outcomes)
         result.requests = self._beatport.stats.since(before)
         result.seconds = time.monotonic() - started
         return result
+
+    def _store_page(self, records: list[RawRecordIn], result: CollectResult) -> None:
+        """One transaction for the page, one upsert per publish day so each day is counted."""
+        by_day: dict[date | None, list[RawRecordIn]] = {}
+        for record in records:
+            by_day.setdefault(record.partition_date, []).append(record)
+
+        def upsert(uow: UnitOfWork) -> dict[date | None, UpsertCounts]:
+            return {
+                day: uow.raw.upsert_records(PROVIDER_BEATPORT, ENTITY_TRACK, group, self._run_id)
+                for day, group in by_day.items()
+            }
+
+        for day, counts in self._write(upsert).items():
+            stored = counts.new + counts.changed + counts.unchanged
+            result.records += stored + counts.duplicates_dropped
+            result.new += counts.new
+            result.changed += counts.changed
+            result.unchanged += counts.unchanged
+            result.duplicates_dropped += counts.duplicates_dropped
+            tally = result.days.get(day) if day is not None else None
+            if tally is not None:
+                tally.received += stored
+                tally.new += counts.new
+                tally.changed += counts.changed
+                tally.unchanged += counts.unchanged
 
     # ------------------------------------------------------------ process
 
@@ -353,6 +383,23 @@ class CollectionService:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _judge_days(result: CollectResult, outcomes: Sequence[QueryOutcome]) -> None:
+    """Each day's API count and completeness, from the verdicts on the queries covering it."""
+    for outcome in outcomes:
+        result.api_counts[outcome.query.label] = outcome.count or 0
+        for day, received in outcome.received_by_day.items():
+            tally = result.days.get(day)
+            if tally is None:
+                continue
+            if not outcome.complete:
+                tally.incomplete = tally.incomplete or outcome.reason
+            else:
+                tally.api_count = (tally.api_count or 0) + received
+    for tally in result.days.values():
+        if tally.incomplete is not None:
+            tally.api_count = None
 
 
 def _raw_record_in(track: Any, window: DateWindow) -> RawRecordIn:

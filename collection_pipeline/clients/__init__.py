@@ -1,6 +1,12 @@
 """HTTP clients for Beatport and Spotify, sharing one transport policy (see policy.py)."""
 
-from collection_pipeline.clients.beatport import BeatportAPIClient, BeatportPage, BeatportQuery
+from collection_pipeline.clients.beatport import (
+    BeatportAPIClient,
+    BeatportCrawl,
+    BeatportPage,
+    QueryOutcome,
+)
+from collection_pipeline.clients.beatport_query import BeatportQuery
 from collection_pipeline.clients.errors import (
     ApiError,
     AuthenticationError,
@@ -20,12 +26,14 @@ __all__ = [
     "ApiError",
     "AuthenticationError",
     "BeatportAPIClient",
+    "BeatportCrawl",
     "BeatportPage",
     "BeatportQuery",
     "HttpPolicy",
     "IncompleteCrawlError",
     "LookupBatch",
     "MalformedResponseError",
+    "QueryOutcome",
     "RateLimitedError",
     "RejectedRequestError",
     "RequestStats",

@@ -1,91 +1,400 @@
 """Beatport API v4 client: complete, de-duplicated track crawls by genre and publish date.
 
-A crawl must never end short without saying so. Every query's distinct tracks are checked against
-the API's `count`; a short query is re-crawled finer (by genre, then by day, where single pages
-cannot shift) a bounded number of times before an IncompleteCrawlError; and a query whose `count`
-reaches the API's 10000 cap is split the same way before any of its pages is used.
+A crawl never ends short without saying so, and one query's trouble never stops the others.
+Every crawled query (a leaf of the split tree, see beatport_query.py) is checked against the
+`count` the API reports at the END of the crawl: after all pages, every leaf's count is read
+again, and a leaf that is short is repaired (its new tail fetched when the count grew, else split
+in halves to find where tracks were missed, else re-crawled) and all leaves are read again, until
+one full round finds none short. A leaf whose count reaches the 10,000 cap is split by publish
+day, genre, bpm and new-release date; a part no filter splits is read in both directions of
+`release_id` and kept complete only when the two reads provably meet. What stays incomplete, or
+fails after the transport's retries, is reported per leaf (`QueryOutcome`) with its reason.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from typing import Any
 
 import httpx
 
 from collection_pipeline.clients.auth import BeatportCredentials
-from collection_pipeline.clients.errors import IncompleteCrawlError, MalformedResponseError
+from collection_pipeline.clients.beatport_query import (
+    COUNT_CAP,
+    ORDER,
+    UNION_ORDER,
+    BeatportQuery,
+    TrackKey,
+)
+from collection_pipeline.clients.errors import (
+    ApiError,
+    AuthenticationError,
+    IncompleteCrawlError,
+    MalformedResponseError,
+    RateLimitedError,
+)
 from collection_pipeline.clients.policy import HttpPolicy, PolicySender, redact_url
 from collection_pipeline.clients.stats import RequestStats
 from collection_pipeline.normalization import content_key
 
-COUNT_CAP = 10_000
-"""Beatport never reports a `count` above this: a query that reaches it may hold more."""
+__all__ = [
+    "COUNT_CAP",
+    "BeatportAPIClient",
+    "BeatportCrawl",
+    "BeatportPage",
+    "BeatportQuery",
+    "QueryOutcome",
+]
 
-
-@dataclass(frozen=True)
-class BeatportQuery:
-    """Tracks of any of `genre_ids` published between `date_from` and `date_to` inclusive."""
-
-    genre_ids: tuple[int, ...]
-    date_from: date
-    date_to: date
-
-    @property
-    def label(self) -> str:
-        genres = ",".join(str(g) for g in self.genre_ids)
-        return f"genre {genres} {self.date_from.isoformat()}:{self.date_to.isoformat()}"
-
-    def params(self, per_page: int) -> dict[str, str | int]:
-        return {
-            "genre_id": ",".join(str(g) for g in self.genre_ids),
-            "publish_date": f"{self.date_from.isoformat()}:{self.date_to.isoformat()}",
-            "per_page": per_page,
-            "order_by": "id",
-            "page": 1,
-        }
-
-    def split(self) -> list[BeatportQuery]:
-        """Disjoint finer queries covering this one: by genre, then by day; [] when atomic."""
-        if len(self.genre_ids) > 1:
-            return [BeatportQuery((g,), self.date_from, self.date_to) for g in self.genre_ids]
-        days = (self.date_to - self.date_from).days + 1
-        if days > 1:
-            return [
-                BeatportQuery(self.genre_ids, day, day)
-                for day in (self.date_from + timedelta(n) for n in range(days))
-            ]
-        return []
+MAX_ROUNDS = 8
+"""Verification rounds (each re-reads every leaf's count) before short leaves are given up."""
+PAGES_WORTH_RECRAWLING = 2
+"""A short leaf of at most this many pages is re-crawled; a bigger one is halved first."""
 
 
 @dataclass(frozen=True)
 class BeatportPage:
-    """One fetched page; `query`/`count` are those of the query whose completeness was checked.
+    """One fetched page of `query`: its tracks not seen earlier in this crawl, in page order.
 
-    `source` is the finer query actually fetched when this page comes from a re-crawl of a short
-    query (None otherwise); summing `count` over distinct `query` labels gives the expected total.
+    Entries that are not track objects with an integer id (null, malformed) are passed on as
+    they came, so that storage can keep and quarantine them instead of dropping them unseen.
     """
 
     query: BeatportQuery
     number: int
     total_pages: int
     count: int
-    tracks: list[dict] = field(repr=False)
+    tracks: list[Any] = field(repr=False)
     duplicates_dropped: int = 0
-    source: BeatportQuery | None = None
 
 
 @dataclass(frozen=True)
+class QueryOutcome:
+    """The verdict on one crawled query (a leaf): complete, or why not.
+
+    `count` is the API's `count` at the query's last read (None when no read ever succeeded);
+    `received` the distinct tracks of the query that arrived, entries without an id (null,
+    malformed) included since the listing counts them too; `received_by_day` splits the tracks
+    with an id by publish day. The leaves of one crawl are disjoint and cover the window.
+    """
+
+    query: BeatportQuery
+    count: int | None
+    received: int
+    error: str | None = None
+    received_by_day: dict[date, int] = field(default_factory=dict)
+    """`received` per publish day of the query."""
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None
+
+    @property
+    def reason(self) -> str | None:
+        """One line naming the query, the count and what arrived; None when complete."""
+        if self.error is None:
+            return None
+        counted = "unknown" if self.count is None else str(self.count)
+        return (
+            f"Beatport query {self.query.label}: API count {counted}, "
+            f"{self.received} distinct tracks arrived; {self.error}"
+        )
+
+
+@dataclass
 class _Envelope:
     count: int
     number: int
     total_pages: int
     results: list[Any]
     next: str | None
+
+
+@dataclass
+class _Leaf:
+    """A crawled query awaiting (or past) verification."""
+
+    query: BeatportQuery
+    count: int | None = None
+    paged_count: int | None = None
+    """`count` when its pages were last fetched (None: never paged, only counted)."""
+    error: str | None = None
+    final: bool = False
+    """Decided for good: no further reads (both-directions union, or an atomic failure)."""
+    recrawls: int = 0
+    tail_tried_at: int | None = None
+
+
+class BeatportCrawl:
+    """One crawl of a window: iterate it for pages, then read `outcomes` (one per leaf)."""
+
+    def __init__(self, client: BeatportAPIClient, root: BeatportQuery) -> None:
+        self._client = client
+        self._root = root
+        self._seen: dict[int, TrackKey] = {}
+        self._by_day: dict[date, list[TrackKey]] = {}
+        self._unkeyed: dict[str, BeatportQuery] = {}
+        """Entries without an id, by content (objects) or listing place (null): the query they
+        arrived in, which is all that is known of where they belong."""
+        self._sampled: dict[int, TrackKey] = {}
+        """Tracks of capped first pages, which are not passed on: they only guide splits."""
+        self._leaves: list[_Leaf] = []
+        self.outcomes: list[QueryOutcome] = []
+        """Filled when iteration ends: every leaf, complete or not."""
+
+    @property
+    def complete(self) -> bool:
+        return all(outcome.complete for outcome in self.outcomes)
+
+    def __iter__(self) -> Iterator[BeatportPage]:
+        yield from self._descend([self._root])
+        for _ in range(MAX_ROUNDS):
+            short = self._verify_round()
+            if not short:
+                break
+            for leaf in short:
+                yield from self._repair(leaf)
+        else:
+            for leaf in self._verify_round():
+                leaf.error = leaf.error or "still short after every verification round"
+                leaf.final = True
+        self.outcomes = [self._outcome(leaf) for leaf in self._leaves]
+
+    # ------------------------------------------------------------------ descent
+
+    def _descend(self, queries: Sequence[BeatportQuery]) -> Iterator[BeatportPage]:
+        """Crawl `queries` (first pages fetched together), splitting any at the cap."""
+        firsts = [self._client.submit_page(q, 1) for q in queries]
+        for query, future in zip(queries, firsts, strict=True):
+            try:
+                first = future.result()
+            except ApiError as exc:
+                _reraise_global(exc)
+                self._leaves.append(_Leaf(query, error=_describe(exc)))
+                continue
+            if first.count >= COUNT_CAP:
+                yield from self._split_capped(query, first)
+                continue
+            leaf = _Leaf(query, count=first.count, paged_count=first.count)
+            self._leaves.append(leaf)
+            yield from self._pages(leaf, first)
+
+    def _split_capped(self, query: BeatportQuery, first: _Envelope) -> Iterator[BeatportPage]:
+        self._remember(first.results)
+        parts = query.split_for_cap(self._keys(query))
+        if parts:
+            yield from self._descend(parts)
+        else:
+            yield from self._union(query)
+
+    def _pages(self, leaf: _Leaf, first: _Envelope, order: str = ORDER) -> Iterator[BeatportPage]:
+        """The first page, then the others fetched concurrently (bounded by the pool)."""
+        yield self._page(leaf.query, first)
+        futures = [
+            self._client.submit_page(leaf.query, n, order) for n in range(2, first.total_pages + 1)
+        ]
+        try:
+            for future in futures:
+                yield self._page(leaf.query, future.result())
+        except ApiError as exc:
+            _reraise_global(exc)
+            leaf.error = _describe(exc)
+        finally:
+            for future in futures:
+                future.cancel()
+
+    def _union(self, query: BeatportQuery) -> Iterator[BeatportPage]:
+        """Both directions of `release_id` for a part at the cap that no filter splits."""
+        leaf = _Leaf(query, count=COUNT_CAP, final=True)
+        self._leaves.append(leaf)
+        edges: list[int] = []
+        for order in (UNION_ORDER, f"-{UNION_ORDER}"):
+            release_ids: list[int] = []
+            try:
+                first = self._client.submit_page(query, 1, order).result()
+                futures = [
+                    self._client.submit_page(query, n, order)
+                    for n in range(2, first.total_pages + 1)
+                ]
+                for envelope in (first, *(f.result() for f in futures)):
+                    release_ids += _release_ids(envelope.results)
+                    yield self._page(query, envelope)
+            except ApiError as exc:
+                _reraise_global(exc)
+                leaf.error = _describe(exc)
+                return
+            if release_ids:
+                edges.append(max(release_ids) if order == UNION_ORDER else min(release_ids))
+        # Every row keyed below the ascending read's last key was in it, every row keyed above
+        # the descending read's last key in that one: if those keys cross, nothing is missing.
+        if len(edges) < 2 or edges[1] >= edges[0]:
+            leaf.error = (
+                "at the 10,000 cap where no documented filter splits it further, and the two "
+                f"directions of {UNION_ORDER} did not meet"
+            )
+
+    # ------------------------------------------------------------------ verification
+
+    def _verify_round(self) -> list[_Leaf]:
+        """Read every open leaf's count again (concurrently); the leaves that are short."""
+        open_leaves = [leaf for leaf in self._leaves if not leaf.final]
+        futures = [self._client.submit_count(leaf.query) for leaf in open_leaves]
+        short = []
+        for leaf, future in zip(open_leaves, futures, strict=True):
+            try:
+                leaf.count = future.result()
+            except ApiError as exc:
+                _reraise_global(exc)
+                leaf.error = _describe(exc)
+                short.append(leaf)
+                continue
+            if leaf.count < COUNT_CAP and self._received(leaf.query) >= leaf.count:
+                leaf.error = None  # whatever failed earlier, every counted track is here
+            else:
+                short.append(leaf)
+        return short
+
+    def _repair(self, leaf: _Leaf) -> Iterator[BeatportPage]:
+        """One step towards completing a short or failed leaf."""
+        count = leaf.count
+        if count is not None and count >= COUNT_CAP and not leaf.error:
+            self._leaves.remove(leaf)
+            yield from self._split_capped(leaf.query, _Envelope(count, 1, 1, [], None))
+            return
+        grew = count is not None and leaf.paged_count is not None and count > leaf.paged_count
+        if not leaf.error and grew and leaf.tail_tried_at != count:
+            leaf.tail_tried_at = count
+            yield from self._tail(leaf)
+            return
+        parts = leaf.query.halves()
+        if parts and (leaf.error or leaf.recrawls or self._worth_halving(leaf)):
+            index = self._leaves.index(leaf)
+            self._leaves[index : index + 1] = [_Leaf(part) for part in parts]
+            return
+        if leaf.recrawls >= (1 if leaf.error else self._client.max_recrawls):
+            leaf.error = leaf.error or "still short after re-crawling"
+            leaf.final = True
+            return
+        leaf.recrawls += 1
+        leaf.error = None
+        try:
+            first = self._client.submit_page(leaf.query, 1).result()
+        except ApiError as exc:
+            _reraise_global(exc)
+            leaf.error = _describe(exc)
+            return
+        leaf.paged_count = first.count
+        if first.count >= COUNT_CAP:
+            yield from self._repair(leaf)
+            return
+        yield from self._pages(leaf, first)
+
+    def _worth_halving(self, leaf: _Leaf) -> bool:
+        """Halving finds a few missing tracks with two count reads per level; when most of a
+        leaf is missing, or it is a couple of pages, re-crawling it is cheaper."""
+        count = leaf.count or 0
+        pages = math.ceil(count / self._client.page_size)
+        return pages > PAGES_WORTH_RECRAWLING and self._received(leaf.query) * 2 >= count
+
+    def _tail(self, leaf: _Leaf) -> Iterator[BeatportPage]:
+        """The pages past what was paged: where an ascending order puts newly published rows."""
+        size = self._client.page_size
+        start, stop = leaf.paged_count or 0, leaf.count or 0
+        numbers = range(start // size + 1, math.ceil(stop / size) + 1)
+        futures = [self._client.submit_page(leaf.query, n) for n in numbers]
+        leaf.paged_count = stop
+        try:
+            for future in futures:
+                yield self._page(leaf.query, future.result())
+        except ApiError as exc:
+            _reraise_global(exc)
+            leaf.error = _describe(exc)
+        finally:
+            for future in futures:
+                future.cancel()
+
+    # ------------------------------------------------------------------ bookkeeping
+
+    def _page(self, query: BeatportQuery, envelope: _Envelope) -> BeatportPage:
+        tracks: list[Any] = []
+        dropped = 0
+        for position, entry in enumerate(envelope.results):
+            track_id = entry.get("id") if isinstance(entry, Mapping) else None
+            if isinstance(track_id, int) and not isinstance(track_id, bool):
+                if track_id in self._seen:
+                    dropped += 1
+                    continue
+                self._add(track_id, TrackKey.of(entry))
+            else:
+                key = (
+                    content_key(entry)
+                    if isinstance(entry, Mapping)
+                    else f"entry:{query.label}:{envelope.number}:{position}"
+                )
+                self._unkeyed.setdefault(key, query)
+            tracks.append(entry)
+        return BeatportPage(
+            query=query,
+            number=envelope.number,
+            total_pages=envelope.total_pages,
+            count=envelope.count,
+            tracks=tracks,
+            duplicates_dropped=dropped,
+        )
+
+    def _remember(self, results: Sequence[Any]) -> None:
+        """Note tracks of a page whose records are not passed on (a capped query's first page)."""
+        for entry in results:
+            track_id = entry.get("id") if isinstance(entry, Mapping) else None
+            if isinstance(track_id, int) and track_id not in self._seen:
+                self._sampled[track_id] = TrackKey.of(entry)
+
+    def _add(self, track_id: int, key: TrackKey) -> None:
+        self._seen[track_id] = key
+        if key.publish_date is not None:
+            self._by_day.setdefault(key.publish_date, []).append(key)
+
+    def _keys(self, query: BeatportQuery) -> list[TrackKey]:
+        seen = [k for day in query.publish_days() for k in self._by_day.get(day, ())]
+        return [k for k in (*seen, *self._sampled.values()) if query.holds(k)]
+
+    def _received(self, query: BeatportQuery) -> int:
+        keyed = sum(
+            1 for day in query.publish_days() for k in self._by_day.get(day, ()) if query.holds(k)
+        )
+        return keyed + sum(1 for origin in self._unkeyed.values() if origin.within(query))
+
+    def _outcome(self, leaf: _Leaf) -> QueryOutcome:
+        query = leaf.query
+        by_day = {
+            day: sum(1 for k in self._by_day.get(day, ()) if query.holds(k))
+            for day in query.publish_days()
+        }
+        received = self._received(query)
+        count = received if leaf.final and leaf.error is None else leaf.count
+        return QueryOutcome(query, count, received, leaf.error, by_day)
+
+
+def _reraise_global(exc: ApiError) -> None:
+    """Failures no other query can escape (credentials, a ban past the cap) end the crawl."""
+    if isinstance(exc, AuthenticationError) or (
+        isinstance(exc, RateLimitedError) and exc.beyond_cap
+    ):
+        raise exc
+
+
+def _release_ids(results: Sequence[Any]) -> list[int]:
+    keys = (TrackKey.of(entry) for entry in results if isinstance(entry, Mapping))
+    return [key.release_id for key in keys if key.release_id is not None]
+
+
+def _describe(exc: ApiError) -> str:
+    return f"{type(exc).__name__}: {exc}"
 
 
 class BeatportAPIClient:
@@ -142,105 +451,42 @@ class BeatportAPIClient:
 
     # ------------------------------------------------------------------ public API
 
-    def get_tracks(
-        self, genre_ids: Sequence[int], date_from: date, date_to: date
-    ) -> Iterator[BeatportPage]:
-        """Pages of tracks published `date_from`..`date_to` (inclusive) in any of `genre_ids`.
+    def crawl(self, genre_ids: Sequence[int], date_from: date, date_to: date) -> BeatportCrawl:
+        """A crawl of tracks published `date_from`..`date_to` (inclusive) in any of `genre_ids`.
 
-        Raises IncompleteCrawlError when a query stays short of its `count` after re-crawling.
+        Iterate it for pages; afterwards `outcomes` says, per leaf query, whether it is complete
+        against the API's final `count`. Only credential failures and rate-limit bans past the
+        policy's cap raise out of the iteration; any other failure is that query's outcome.
         """
         if date_to < date_from:
             raise ValueError(f"date_to {date_to} is before date_from {date_from}")
-        query = BeatportQuery(tuple(sorted(set(genre_ids))), date_from, date_to)
-        yield from self._crawl(query, seen=set())
+        if not genre_ids:
+            raise ValueError("at least one genre id is needed")
+        return BeatportCrawl(self, BeatportQuery(tuple(sorted(set(genre_ids))), date_from, date_to))
 
-    # ------------------------------------------------------------------ crawling
-
-    def _crawl(self, query: BeatportQuery, seen: set[int]) -> Iterator[BeatportPage]:
-        first = self._fetch(self._tracks_url, query.params(self.page_size))
-        if first.count >= COUNT_CAP:
-            parts = query.split()
-            if not parts:
-                raise IncompleteCrawlError(query, expected=first.count, received=0)
-            for part in parts:
-                yield from self._crawl(part, seen)
-            return
-        received: set[int | str] = set()
-        yield from self._pages(query, None, first, seen, received, first.count)
-        level = [query]
-        for _ in range(self.max_recrawls):
-            if len(received) >= first.count:
-                return
-            level = [part for q in level for part in (q.split() or [q])]
-            firsts = [
-                self._pool.submit(self._fetch, self._tracks_url, q.params(self.page_size))
-                for q in level
-            ]
-            for part, future in zip(level, firsts, strict=True):
-                yield from self._pages(query, part, future.result(), seen, received, first.count)
-        if len(received) < first.count:
-            raise IncompleteCrawlError(query, expected=first.count, received=len(received))
-
-    def _pages(
-        self,
-        query: BeatportQuery,
-        source: BeatportQuery | None,
-        first: _Envelope,
-        seen: set[int],
-        received: set[int | str],
-        count: int,
+    def get_tracks(
+        self, genre_ids: Sequence[int], date_from: date, date_to: date
     ) -> Iterator[BeatportPage]:
-        """The first page, then the others fetched concurrently (bounded by the pool).
+        """Every page of `crawl`, then IncompleteCrawlError if any query stayed incomplete."""
+        crawl = self.crawl(genre_ids, date_from, date_to)
+        yield from crawl
+        for outcome in crawl.outcomes:
+            if not outcome.complete:
+                raise IncompleteCrawlError(outcome)
 
-        `count` is the verified query's: a re-crawl page reports it, so counts add up per label.
-        """
-        yield self._page(query, source, first, count, seen, received)
-        if first.total_pages <= 1:
-            return
-        template = self._page_url_template(first, source or query)
-        futures: list[Future[_Envelope]] = [
-            self._pool.submit(self._fetch, str(template.copy_set_param("page", n)), None)
-            for n in range(2, first.total_pages + 1)
-        ]
-        try:
-            for future in futures:
-                yield self._page(query, source, future.result(), count, seen, received)
-        finally:
-            for future in futures:
-                future.cancel()
+    # ------------------------------------------------------------------ requests
 
-    def _page(
-        self,
-        query: BeatportQuery,
-        source: BeatportQuery | None,
-        envelope: _Envelope,
-        count: int,
-        seen: set[int],
-        received: set[int | str],
-    ) -> BeatportPage:
-        tracks: list[dict] = []
-        dropped = 0
-        for position, track in enumerate(envelope.results):
-            track_id = track.get("id") if isinstance(track, dict) else None
-            if not isinstance(track_id, int):
-                label = (source or query).label
-                received.add(_unkeyed_entry(track, f"{label}:{envelope.number}", position))
-            else:
-                received.add(track_id)
-                if track_id in seen:
-                    dropped += 1
-                    continue
-                seen.add(track_id)
-            tracks.append(track)
-        return BeatportPage(
-            query=query,
-            number=envelope.number,
-            total_pages=envelope.total_pages,
-            count=count,
-            tracks=tracks,
-            duplicates_dropped=dropped,
-            source=source,
-        )
+    def submit_page(
+        self, query: BeatportQuery, number: int, order: str = ORDER
+    ) -> Future[_Envelope]:
+        params = query.params(self.page_size, order)
+        params["page"] = number
+        return self._pool.submit(self._fetch, self._tracks_url, params)
+
+    def submit_count(self, query: BeatportQuery) -> Future[int]:
+        """The query's `count`, from a one-track page."""
+        params = query.params(1)
+        return self._pool.submit(lambda: self._fetch(self._tracks_url, params).count)
 
     # ------------------------------------------------------------------ HTTP
 
@@ -248,21 +494,23 @@ class BeatportAPIClient:
     def _tracks_url(self) -> str:
         return f"{self.base_url}/catalog/tracks/"
 
-    def _page_url_template(self, first: _Envelope, query: BeatportQuery) -> httpx.URL:
-        """URL of later pages: `next` (scheme-less) kept on our own origin, or built from params.
+    def _fetch(self, url: str, params: Mapping[str, str | int]) -> _Envelope:
+        """One page; a body that is JSON but not a Beatport page is fetched once more.
 
-        Only the path and query of `next` are used: the bearer token is never sent to a host other
-        than the configured base URL, whatever the server links to.
+        (The transport already retried bodies that are not JSON at all.) Pages are addressed by
+        our own parameters rather than the server's `next` links, so the token is never sent to
+        a host other than the configured base URL and every page of a query is the same query.
         """
-        base = httpx.URL(self.base_url)
-        if first.next:
-            link = first.next if "://" in first.next else f"{base.scheme}://{first.next}"
-            parsed = httpx.URL(link)
-            return base.copy_with(path=parsed.path, query=parsed.query or None)
-        return httpx.URL(self._tracks_url, params=query.params(self.page_size))
+        try:
+            return self._parse(self._get(url, params), url, params)
+        except MalformedResponseError:
+            return self._parse(self._get(url, params), url, params)
 
-    def _fetch(self, url: str, params: Mapping[str, str | int] | None) -> _Envelope:
-        body = self._sender.request_json("GET", url, params=params, auth=self._auth)
+    def _get(self, url: str, params: Mapping[str, str | int]) -> Any:
+        return self._sender.request_json("GET", url, params=params, auth=self._auth)
+
+    @staticmethod
+    def _parse(body: Any, url: str, params: Mapping[str, str | int]) -> _Envelope:
         try:
             number, total = (int(part) for part in str(body["page"]).split("/", 1))
             results = body["results"]
@@ -270,20 +518,8 @@ class BeatportAPIClient:
                 raise TypeError("results is not a list")
             return _Envelope(int(body["count"]), number, total, results, body.get("next"))
         except (KeyError, TypeError, ValueError) as exc:
-            shown = redact_url(httpx.URL(url, params=params) if params else url)
+            shown = redact_url(httpx.URL(url, params=params))
             raise MalformedResponseError(
                 f"GET {shown} answered JSON that is not a Beatport page ({type(exc).__name__})",
                 shown,
             ) from None
-
-
-def _unkeyed_entry(track: object, page: str, position: int) -> str:
-    """How an entry without an integer `id` counts towards the query's `count`.
-
-    It is a record the listing counted, so it is received: an object by its content (the key
-    it is stored under, so a repeat across pages counts once), anything else (`null`) by its
-    place in the listing, since all such entries look alike.
-    """
-    if isinstance(track, dict):
-        return content_key(track)
-    return f"entry:{page}:{position}"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collection_pipeline.clients.beatport import BeatportQuery
+    from collection_pipeline.clients.beatport import QueryOutcome
 
 
 class ApiError(Exception):
@@ -72,15 +72,15 @@ class RejectedRequestError(ApiError):
 
 
 class IncompleteCrawlError(ApiError):
-    """A Beatport query yielded fewer distinct tracks than its `count`, even after re-crawling."""
+    """A Beatport query stayed short of its `count` or failed; the message names the query,
+    the count and what arrived. Crawls report this per query (QueryOutcome) instead of raising;
+    `BeatportAPIClient.get_tracks` raises it for callers that want all or nothing."""
 
     retryable = True
 
-    def __init__(self, query: BeatportQuery, expected: int, received: int):
-        super().__init__(
-            f"Beatport query {query.label} is incomplete: the API counts {expected} tracks, "
-            f"{received} distinct tracks were received after re-crawling"
-        )
-        self.query = query
-        self.expected = expected
-        self.received = received
+    def __init__(self, outcome: QueryOutcome):
+        super().__init__(outcome.reason or f"Beatport query {outcome.query.label} is incomplete")
+        self.outcome = outcome
+        self.query = outcome.query
+        self.expected = outcome.count
+        self.received = outcome.received

@@ -10,12 +10,11 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from collection_pipeline.clients.errors import ApiError, IncompleteCrawlError
+from collection_pipeline.clients.errors import ApiError
 from collection_pipeline.defs.metadata import (
     collect_metadata,
     completeness_check,
     enrich_metadata,
-    partial_collect_result,
     preview_metadata,
     process_metadata,
 )
@@ -80,15 +79,13 @@ def raw_beatport_tracks(
         _non_retryable_errors_fail_fast(),
         collection_service(database, context.run.run_id, beatport=beatport) as service,
     ):
-        try:
-            result = service.collect_beatport_tracks_raw(
-                window, beatport.genre_ids, progress=context.log.info
-            )
-        except IncompleteCrawlError as exc:
-            # The client already re-crawled; what arrived is committed. Record it and let the
-            # blocking completeness check, not a blind retry, stop processing and enrichment.
-            context.log.error(str(exc))
-            result = partial_collect_result(exc)
+        result = service.collect_beatport_tracks_raw(
+            window, beatport.genre_ids, progress=context.log.info
+        )
+        # What arrived is committed; the blocking completeness check, not a blind retry,
+        # stops processing and enrichment when a day stayed incomplete.
+        for day, reason in result.incomplete_days.items():
+            context.log.error(f"{day} incomplete: {reason}")
         stored = service.report(window).raw.total
         return dg.MaterializeResult(
             metadata=collect_metadata(result, stored),

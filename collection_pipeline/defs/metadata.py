@@ -11,7 +11,6 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from collection_pipeline.clients.errors import IncompleteCrawlError
 from collection_pipeline.domain import (
     CollectResult,
     EnrichResult,
@@ -66,25 +65,33 @@ def collect_metadata(result: CollectResult, stored: int) -> dict[str, Any]:
     }
 
 
-def partial_collect_result(exc: IncompleteCrawlError) -> CollectResult:
-    """What an incomplete crawl is known to have delivered, for metadata and the check."""
-    return CollectResult(records=exc.received, api_counts={exc.query.label: exc.expected})
-
-
 def completeness_check(name: str, result: CollectResult, stored: int) -> dg.AssetCheckResult:
-    """Raw completeness: every track the API counted for the window reached the catalogue."""
+    """Raw completeness: every track the API counted for the window reached the catalogue.
+
+    Until checks are per partition, one incomplete day fails the check of the whole window.
+    """
     missing = max(result.expected - result.records, 0)
+    incomplete = result.incomplete_days
+    passed = missing == 0 and not incomplete
+    description = None
+    if incomplete:
+        description = f"{len(incomplete)} incomplete day(s): " + "; ".join(
+            f"{day}: {reason}" for day, reason in list(incomplete.items())[:3]
+        )
+    elif missing:
+        description = f"{missing} tracks counted by the API never arrived"
     return dg.AssetCheckResult(
         check_name=name,
-        passed=missing == 0,
+        passed=passed,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata={
             "api_count": result.expected,
             "records_received": result.records,
             "stored_in_window": stored,
             "missing": missing,
+            "incomplete_days": len(incomplete),
         },
-        description=None if missing == 0 else f"{missing} tracks counted by the API never arrived",
+        description=description,
     )
 
 
