@@ -29,29 +29,49 @@ RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
-def project_root() -> Path | None:
-    """The checkout holding dagster.yaml: the package's parent (editable install) or cwd upward."""
-    candidates = [Path(__file__).resolve().parent.parent, *[Path.cwd(), *Path.cwd().parents]]
-    for folder in candidates:
-        if (folder / "dagster.yaml").is_file() and (folder / "pyproject.toml").is_file():
-            return folder
-    return None
+project_root = settings.project_root
 
 
 def ensure_dagster_home() -> Path:
     """Resolve, create and export DAGSTER_HOME; seed it with the packaged instance defaults once."""
     root = project_root()
-    configured = os.environ.get("DAGSTER_HOME")
-    home = Path(configured) if configured else (root or Path.cwd()) / ".collection/dagster_home"
-    home = home.expanduser().resolve()
+    home = settings.dagster_home(root)
     home.mkdir(parents=True, exist_ok=True)
     seed_instance_home(home)
-    os.environ["DAGSTER_HOME"] = str(home)
+    settings.export_dagster_home(home)
     return home
+
+
+def _preflight(home: Path, apis: Sequence[str]) -> bool:
+    """Print every problem that would stop a run, one line each; True when there is none."""
+    from collection_pipeline import preflight
+
+    problems = preflight.check_all(home, apis)
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    return not problems
+
+
+def _home_or_none() -> Path | None:
+    """The DAGSTER_HOME, created and exported; None (reported) when it cannot be created."""
+    from collection_pipeline import preflight
+
+    home = settings.dagster_home(project_root())
+    problem = preflight.dagster_home_problem(home)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return None
+    return ensure_dagster_home()
 
 
 def _display_url(url: str) -> str:
     return sa.make_url(url).render_as_string(hide_password=True)
+
+
+def _apis(assets: Sequence[str]) -> list[str]:
+    """The APIs a run of `assets` calls, whose live credentials it needs."""
+    needs = {"raw_beatport_tracks": "beatport", "spotify_enrichments": "spotify"}
+    return [needs[key] for key in assets if key in needs]
 
 
 def _yesterday() -> date:
@@ -108,7 +128,9 @@ def summarize(metadata_by_asset: dict[str, dict[str, Any]]) -> list[str]:
 
 def run(start: date, end: date, assets: Sequence[str]) -> int:
     """Materialize `assets` for the inclusive day range in one run on the persistent instance."""
-    home = ensure_dagster_home()
+    home = _home_or_none()
+    if home is None or not _preflight(home, _apis(assets)):
+        return 2
     problem = _check_range(start, end)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
@@ -148,7 +170,9 @@ def run(start: date, end: date, assets: Sequence[str]) -> int:
 
 def dev(extra: Sequence[str]) -> int:
     """Replace this process with `dagster dev` on the same DAGSTER_HOME."""
-    home = ensure_dagster_home()
+    home = _home_or_none()
+    if home is None:
+        return 2
     command = ["dagster", "dev", "-m", "collection_pipeline.definitions", *extra]
     executable = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
     print(f"DAGSTER_HOME {home}", flush=True)
@@ -159,12 +183,12 @@ def dev(extra: Sequence[str]) -> int:
 
 def migrate() -> int:
     """Bring the catalogue schema to the latest migration."""
-    ensure_dagster_home()
+    home = _home_or_none()
+    if home is None or not _preflight(home, apis=()):
+        return 2
     from collection_pipeline.storage import Database
 
     url = settings.database_url()
-    if url.startswith("sqlite:///"):
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
     database = Database(url)
     try:
         database.upgrade()

@@ -11,8 +11,13 @@ from pathlib import Path
 import dagster as dg
 import httpx
 import pytest
+import sqlalchemy as sa
 
-from collection_pipeline.defs.resources import ApiSourceResource, LiveConfigurationError
+from collection_pipeline.defs.resources import (
+    ApiSourceResource,
+    DatabaseResource,
+    LiveConfigurationError,
+)
 from collection_pipeline_tests.test_definitions_support import bound_resources, run_range
 
 CREDENTIALS = (
@@ -100,3 +105,60 @@ def test_definitions_validate_without_credentials(source, tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "Validation successful" in completed.stderr + completed.stdout
+
+
+def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
+    """The root cause of every failure event (Dagster wraps resource errors once)."""
+    messages = []
+    for event in result.all_events:
+        error = event.event_specific_data.error if event.is_failure else None
+        while error is not None and error.cause is not None:
+            error = error.cause
+        if error is not None:
+            messages.append(error.message.strip())
+    return messages
+
+
+def test_a_bad_setting_fails_the_run_with_the_preflight_line_and_no_retry(tmp_path):
+    line = "COLLECTION_GENRE_IDS='abc': not a comma-separated list of positive integers; ..."
+    resources = bound_resources(ApiSourceResource(), f"sqlite:///{tmp_path}/c.db")
+    resources["database"] = DatabaseResource(
+        url=f"sqlite:///{tmp_path}/c.db", configuration_problems=[line]
+    )
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = run_range(resources, instance, date(2024, 1, 1), date(2024, 1, 1))
+    assert not result.success
+    assert any(message.endswith(line) for message in _failure_messages(result))
+    assert not [e for e in result.all_events if e.event_type_value == "STEP_UP_FOR_RETRY"]
+    assert not (tmp_path / "c.db").exists(), "a misconfigured run touches no database"
+
+
+def test_a_bad_database_url_given_to_the_resource_gets_the_same_line(tmp_path):
+    resources = bound_resources(ApiSourceResource(), "postgres://user@db-host/catalogue")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = run_range(
+            resources, instance, date(2024, 1, 1), date(2024, 1, 1), ["processed_tracks"]
+        )
+    assert not result.success
+    expected = (
+        "COLLECTION_DATABASE_URL='postgres://user@db-host/catalogue': postgres:// names no "
+        "installed driver; write postgresql+psycopg2:// instead of postgres://"
+    )
+    assert any(message.endswith(expected) for message in _failure_messages(result))
+
+
+def test_a_sensor_tick_never_migrates(tmp_path):
+    from collection_pipeline.defs.automation import spotify_recheck_sensor
+    from collection_pipeline.defs.resources import ConfigurationError
+
+    url = f"sqlite:///{tmp_path}/fresh.db"
+    context = dg.build_sensor_context(resources={"database": DatabaseResource(url=url)})
+    with pytest.raises(dg.DagsterResourceFunctionError) as raised:
+        spotify_recheck_sensor(context)
+    assert isinstance(raised.value.__cause__, ConfigurationError)
+    assert "run `collection-pipeline migrate`" in str(raised.value.__cause__)
+    engine = sa.create_engine(url)
+    try:
+        assert sa.inspect(engine).get_table_names() == [], "the tick created no table"
+    finally:
+        engine.dispose()

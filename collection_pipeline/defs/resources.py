@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import dagster as dg
 from pydantic import Field, PrivateAttr
@@ -35,15 +35,20 @@ class LiveConfigurationError(dg.Failure):
 
     def __init__(self, missing: list[str]):
         self.missing = missing
-        super().__init__(
-            description=(
-                "COLLECTION_SOURCE=live but these environment variables are not set: "
-                + ", ".join(missing)
-                + ". Set them (see README 'Going live') or unset COLLECTION_SOURCE to use "
-                "the bundled emulator."
-            ),
-            allow_retries=False,
-        )
+        super().__init__(description=settings.live_missing_message(missing), allow_retries=False)
+
+
+class ConfigurationError(dg.Failure):
+    """Settings or the database are unusable: one line per problem, never retried."""
+
+    def __init__(self, problems: list[str]):
+        self.problems = problems
+        super().__init__(description="\n".join(problems), allow_retries=False)
+
+
+def _default(variable: Variable) -> Any:
+    """A field default taken from the variable's declared default, so it is written once."""
+    return variable.parse(variable.default or "")
 
 
 def env_secret(variable: Variable) -> dg.EnvVar | None:
@@ -84,9 +89,11 @@ class ApiSourceResource(dg.ConfigurableResource):
     spotify_token_url: str = settings.SPOTIFY_TOKEN_URL.default or ""
     spotify_client_id: str | None = None
     spotify_client_secret: str | None = None
-    emulator_profile: str = "default"
-    emulator_seed: int = 42
-    emulator_tracks_per_day: int = 20
+    emulator_profile: str = settings.EMULATOR_PROFILE.default or "default"
+    emulator_seed: int = settings.EMULATOR_SEED.parse(settings.EMULATOR_SEED.default or "")
+    emulator_tracks_per_day: int = settings.EMULATOR_TRACKS_PER_DAY.parse(
+        settings.EMULATOR_TRACKS_PER_DAY.default or ""
+    )
 
     _emulator_url: str | None = PrivateAttr(default=None)
 
@@ -94,7 +101,7 @@ class ApiSourceResource(dg.ConfigurableResource):
     def from_env(cls) -> ApiSourceResource:
         """The source described by the environment; secrets stay `EnvVar`s, never values."""
         return cls(
-            mode=settings.source_mode(),
+            mode=settings.SOURCE.value_or_default(),
             beatport_api_url=settings.BEATPORT_API_URL.get() or "",
             beatport_access_token=env_secret(settings.BEATPORT_ACCESS_TOKEN),
             beatport_refresh_token=env_secret(settings.BEATPORT_REFRESH_TOKEN),
@@ -103,9 +110,9 @@ class ApiSourceResource(dg.ConfigurableResource):
             spotify_token_url=settings.SPOTIFY_TOKEN_URL.get() or "",
             spotify_client_id=env_secret(settings.SPOTIFY_CLIENT_ID),
             spotify_client_secret=env_secret(settings.SPOTIFY_CLIENT_SECRET),
-            emulator_profile=settings.EMULATOR_PROFILE.get() or "default",
-            emulator_seed=settings.emulator_seed(),
-            emulator_tracks_per_day=settings.emulator_tracks_per_day(),
+            emulator_profile=settings.EMULATOR_PROFILE.value_or_default(),
+            emulator_seed=settings.EMULATOR_SEED.value_or_default(),
+            emulator_tracks_per_day=settings.EMULATOR_TRACKS_PER_DAY.value_or_default(),
         )
 
     def missing_variables(self, apis: set[str]) -> list[str]:
@@ -193,14 +200,17 @@ class BeatportResource(dg.ConfigurableResource):
     """Beatport API v4: which genres to collect and how hard to crawl."""
 
     source: ApiSourceResource
-    genre_ids: list[int] = Field(default_factory=lambda: [5, 11, 12, 90, 6, 1])
-    max_concurrency: int = 16
+    genre_ids: list[int] = Field(
+        default_factory=lambda: settings.GENRE_IDS.parse(settings.GENRE_IDS.default or "")
+    )
+    max_concurrency: int = _default(settings.BEATPORT_CONCURRENCY)
     """Concurrent page fetches after a query's first page (bench_beatport: 16 keeps a
     100 ms-latency crawl above 5x the sequential rate; 8 barely reaches it)."""
     page_size: int = 100
+    retry_after_cap_s: float = _default(settings.RETRY_AFTER_CAP_S)
 
     def client(self) -> BeatportAPIClient:
-        from collection_pipeline.clients import BeatportAPIClient
+        from collection_pipeline.clients import BeatportAPIClient, HttpPolicy
 
         endpoint = self.source.beatport()
         return BeatportAPIClient(
@@ -210,6 +220,7 @@ class BeatportResource(dg.ConfigurableResource):
             client_id=endpoint.client_id,
             max_concurrency=self.max_concurrency,
             page_size=self.page_size,
+            policy=HttpPolicy(retry_after_cap=self.retry_after_cap_s),
         )
 
 
@@ -217,11 +228,14 @@ class SpotifyResource(dg.ConfigurableResource):
     """Spotify Web API: ISRC search with client-credentials authentication."""
 
     source: ApiSourceResource
-    max_concurrency: int = 32
+    max_concurrency: int = _default(settings.SPOTIFY_CONCURRENCY)
     search_limit: int = 10
+    retry_after_cap_s: float = _default(settings.RETRY_AFTER_CAP_S)
+    match_threshold: float = _default(settings.MATCH_THRESHOLD)
+    """Artist-name similarity a candidate needs (fuzzy ratio, 1 to 100)."""
 
     def client(self) -> SpotifyAPIClient:
-        from collection_pipeline.clients import SpotifyAPIClient
+        from collection_pipeline.clients import HttpPolicy, SpotifyAPIClient
 
         endpoint = self.source.spotify()
         return SpotifyAPIClient(
@@ -231,28 +245,58 @@ class SpotifyResource(dg.ConfigurableResource):
             endpoint.client_secret,
             max_concurrency=self.max_concurrency,
             search_limit=self.search_limit,
+            policy=HttpPolicy(retry_after_cap=self.retry_after_cap_s),
         )
 
 
 class DatabaseResource(dg.ConfigurableResource):
-    """The catalogue database, brought to the schema head before first use.
+    """The catalogue database; also where a run learns that its configuration is unusable.
 
-    Upgrading is a no-op at head, so every process that uses the database checks it; a fresh
-    machine needs no separate migration step.
+    Every step and sensor tick uses this resource, so its setup is where the settings are
+    checked (`configuration_problems`, found when the definitions were loaded) and where the
+    URL is connected to: each problem becomes one line of one `ConfigurationError`, the same
+    line the CLI's preflight prints. A run brings the schema to head (a read-only revision
+    check when it is there already); a sensor tick only reads, and refuses a schema that is
+    not at head instead of migrating it.
     """
 
     url: str
-    not_found_ttl_days: int = 30
-    outage_deadline_s: float = 120.0
+    not_found_ttl_days: int = _default(settings.NOT_FOUND_TTL_DAYS)
+    outage_deadline_s: float = _default(settings.DATABASE_OUTAGE_DEADLINE_S)
     """How long a step rides out an unreachable database (retrying its unit of work)."""
+    configuration_problems: list[str] = Field(default_factory=list)
+    """Settings that did not parse when the definitions were loaded, one line each."""
 
     _database: Database | None = PrivateAttr(default=None)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        from collection_pipeline import preflight
         from collection_pipeline.storage import Database, OutagePolicy
 
-        self._database = Database(self.url, outage=OutagePolicy(self.outage_deadline_s))
-        self._database.upgrade()
+        problems = list(self.configuration_problems)
+        if not problems:
+            try:
+                settings.DATABASE_URL.check(self.url)
+            except settings.SettingsError as exc:
+                problems = [str(exc)]
+        if not problems:
+            unreachable = preflight.database_problem(self.url)
+            if unreachable:
+                problems.append(unreachable)
+        if problems:
+            raise ConfigurationError(problems)
+        database = Database(self.url, outage=OutagePolicy(self.outage_deadline_s))
+        if context.dagster_run is not None:
+            database.upgrade()
+        elif database.current_revision() != database.head_revision():
+            database.dispose()
+            raise ConfigurationError(
+                [
+                    f"{settings.DATABASE_URL.name}: the catalogue schema is not at the latest "
+                    "revision; run `collection-pipeline migrate` (or any run) first"
+                ]
+            )
+        self._database = database
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._database is not None:
@@ -279,6 +323,7 @@ def collection_service(
     spotify: SpotifyResource | None = None,
 ) -> Iterator[CollectionService]:
     """A `CollectionService` over the resources, closing the clients it opened on exit."""
+    from collection_pipeline.matching import Matcher
     from collection_pipeline.service import CollectionService
 
     with ExitStack() as stack:
@@ -287,19 +332,35 @@ def collection_service(
             run_id=run_id,
             beatport=stack.enter_context(beatport.client()) if beatport else None,
             spotify=stack.enter_context(spotify.client()) if spotify else None,
+            matcher=Matcher(spotify.match_threshold) if spotify else None,
             not_found_ttl=database.not_found_ttl,
         )
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
-    """The three resources as the environment describes them (DESIGN section 3)."""
+    """The three resources as the environment describes them.
+
+    Loading never fails on a bad value: a bad variable falls back to its default here and is
+    reported, one line each, when a run or a sensor sets up `database`.
+    """
     source = ApiSourceResource.from_env()
     return {
-        "beatport": BeatportResource(source=source, genre_ids=settings.genre_ids()),
-        "spotify": SpotifyResource(source=source),
+        "beatport": BeatportResource(
+            source=source,
+            genre_ids=settings.GENRE_IDS.value_or_default(),
+            max_concurrency=settings.BEATPORT_CONCURRENCY.value_or_default(),
+            retry_after_cap_s=settings.RETRY_AFTER_CAP_S.value_or_default(),
+        ),
+        "spotify": SpotifyResource(
+            source=source,
+            max_concurrency=settings.SPOTIFY_CONCURRENCY.value_or_default(),
+            retry_after_cap_s=settings.RETRY_AFTER_CAP_S.value_or_default(),
+            match_threshold=settings.MATCH_THRESHOLD.value_or_default(),
+        ),
         "database": DatabaseResource(
             url=env_secret(settings.DATABASE_URL) or settings.database_url(),
-            not_found_ttl_days=settings.not_found_ttl_days(),
-            outage_deadline_s=settings.database_outage_deadline_s(),
+            not_found_ttl_days=settings.NOT_FOUND_TTL_DAYS.value_or_default(),
+            outage_deadline_s=settings.DATABASE_OUTAGE_DEADLINE_S.value_or_default(),
+            configuration_problems=[str(problem) for problem in settings.problems()],
         ),
     }

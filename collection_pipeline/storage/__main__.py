@@ -1,26 +1,25 @@
 """`python -m collection_pipeline.storage upgrade [--url URL]`: bring the schema to head.
 
-The pipeline also upgrades automatically before its first run; this is for operators who
-migrate ahead of a deployment. The URL defaults to COLLECTION_DATABASE_URL.
+Runs upgrade on their own (`collection-pipeline migrate` does the same); this is for operators
+who migrate ahead of a deployment. The URL defaults to the one the pipeline uses: the
+configured COLLECTION_DATABASE_URL, else the SQLite file in DAGSTER_HOME.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
+from collection_pipeline import settings
 from collection_pipeline.storage.database import Database
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m collection_pipeline.storage")
     parser.add_argument("action", choices=["upgrade", "current"])
-    parser.add_argument("--url", default=os.environ.get("COLLECTION_DATABASE_URL"))
+    parser.add_argument("--url", help="catalogue URL (default: the pipeline's own)")
     args = parser.parse_args(argv)
-    if not args.url:
-        parser.error("no database: pass --url or set COLLECTION_DATABASE_URL")
-    db = Database(args.url)
+    db = Database(args.url or settings.database_url())
     try:
         if args.action == "upgrade":
             db.upgrade()

@@ -1,17 +1,16 @@
 """Alembic environment: runs on the connection `Database.upgrade()` hands over.
 
 Used from the command line too (`alembic -c .../alembic.ini upgrade head` with
-`-x url=...` or COLLECTION_DATABASE_URL), though `python -m collection_pipeline.storage
+`-x url=...`, else the configured catalogue URL), though `python -m collection_pipeline.storage
 upgrade` is the documented way. Logging is left alone so Dagster's handlers survive.
 """
 
 from __future__ import annotations
 
-import os
-
 import sqlalchemy as sa
 from alembic import context
 
+from collection_pipeline import settings
 from collection_pipeline.storage.migrations import VERSION_TABLE
 from collection_pipeline.storage.schema import metadata
 
@@ -32,11 +31,7 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    url = context.get_x_argument(as_dictionary=True).get("url") or os.environ.get(
-        "COLLECTION_DATABASE_URL"
-    )
-    if not url:
-        raise SystemExit("no database: pass -x url=... or set COLLECTION_DATABASE_URL")
+    url = context.get_x_argument(as_dictionary=True).get("url") or settings.database_url()
     engine = sa.create_engine(url)
     try:
         with engine.connect() as conn:

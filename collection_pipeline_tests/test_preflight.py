@@ -1,0 +1,108 @@
+"""Preflight: every row of README's error table is run, and prints exactly its line, exit 2.
+
+README is the source of the cases, so the table cannot drift from what users see: a row
+whose setting no longer fails, or fails with other words, fails here.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from collection_pipeline import cli, settings
+
+README = Path(__file__).resolve().parent.parent / "README.md"
+LIVE_CREDENTIALS = (
+    "BEATPORT_ACCESS_TOKEN",
+    "BEATPORT_REFRESH_TOKEN",
+    "BEATPORT_CLIENT_ID",
+    "SPOTIFY_CLIENT_ID",
+    "SPOTIFY_CLIENT_SECRET",
+)
+
+
+def _section(name: str) -> str:
+    text = README.read_text()
+    match = re.search(rf"<!-- {name}:start -->\n(.*?)<!-- {name}:end -->", text, re.S)
+    assert match, f"README has no {name} section"
+    return match.group(1)
+
+
+def error_rows() -> list[tuple[str, str]]:
+    """(environment assignments, exact stderr line) for every row of README's error table."""
+    rows = []
+    for line in _section("errors").splitlines():
+        cells = re.findall(r"`([^`]*)`", line)
+        if line.startswith("| `") and len(cells) >= 2:
+            rows.append((cells[0], cells[-1]))
+    return rows
+
+
+@pytest.fixture
+def clean_env(monkeypatch, tmp_path):
+    """No product variable set, DAGSTER_HOME in a temporary folder."""
+    for variable in settings.VARIABLES:
+        monkeypatch.delenv(variable.name, raising=False)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "home"))
+    return monkeypatch
+
+
+def test_readme_lists_the_error_cases():
+    assigned = {shlex.split(env)[0].split("=")[0] for env, _ in error_rows()}
+    assert {"COLLECTION_DATABASE_URL", "DAGSTER_HOME", "COLLECTION_GENRE_IDS"} <= assigned
+    assert len(error_rows()) >= 8
+
+
+@pytest.mark.parametrize(("assignments", "expected"), error_rows())
+def test_each_error_case_prints_its_one_line_and_exits_2(assignments, expected, clean_env, capsys):
+    for assignment in shlex.split(assignments):
+        name, _, value = assignment.partition("=")
+        clean_env.setenv(name, value)
+    status = cli.main(["run", "--start", "2024-01-01", "--end", "2024-01-02"])
+    captured = capsys.readouterr()
+    assert status == 2
+    assert captured.err.splitlines() == [expected]
+    assert captured.out == "", "nothing is launched"
+
+
+def test_every_setting_problem_is_reported_at_once(clean_env, capsys):
+    clean_env.setenv("COLLECTION_GENRE_IDS", "abc")
+    clean_env.setenv("COLLECTION_MATCH_RATE_FLOOR", "2")
+    assert cli.main(["run", "--start", "2024-01-01"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert [line.split("=")[0] for line in lines] == [
+        "error: COLLECTION_GENRE_IDS",
+        "error: COLLECTION_MATCH_RATE_FLOOR",
+    ]
+
+
+def test_live_mode_asks_only_for_the_credentials_of_the_selected_assets(clean_env, capsys):
+    clean_env.setenv("COLLECTION_SOURCE", "live")
+    assert cli.main(["run", "--start", "2024-01-01", "--asset", "raw_beatport_tracks"]) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert "BEATPORT_ACCESS_TOKEN not set" in line
+    assert "SPOTIFY" not in line
+
+
+def test_secret_values_never_appear_in_errors(clean_env):
+    clean_env.setenv("COLLECTION_DATABASE_URL", "postgres://user:hunter2@db/catalogue")
+    (problem,) = settings.problems()
+    assert "hunter2" not in str(problem)
+    assert "postgresql+psycopg2://" in str(problem)
+
+
+def test_readme_configuration_table_is_generated_from_settings():
+    section = _section("configuration")
+    assert settings.markdown_table() in section, (
+        "README's configuration table differs from collection_pipeline/settings.py; "
+        "regenerate it with `python -m collection_pipeline.settings`"
+    )
+
+
+def test_every_declared_default_parses():
+    for variable in settings.VARIABLES:
+        if variable.default is not None:
+            variable.check(variable.default)
