@@ -85,9 +85,16 @@ def test_build_context_leaves_out(path):
     assert not in_context(path)
 
 
+def test_image_installs_with_the_uv_that_ci_has():
+    """The image's installer is the version the dev lock pins (and test_image.py uses)."""
+    pinned = re.findall(r"uv==([0-9.]+)", " ".join(dockerfile_instructions("RUN")))
+    assert pinned == [_pins("requirements-dev.lock")["uv"]]
+
+
 def test_image_copies_no_instance_file_and_sets_no_dagster_home():
     """Run pods get the chart's instance ConfigMap and DAGSTER_HOME; an image copy would be dead."""
     text = (ROOT / "deploy" / "Dockerfile").read_text()
     assert "dagster.yaml" not in " ".join(dockerfile_instructions("COPY"))
     assert not any("DAGSTER_HOME" in env for env in dockerfile_instructions("ENV"))
     assert "--require-hashes -r requirements.lock" in text
+    assert "--no-deps ." in text

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Re-resolve both lock files from pyproject.toml, with hashes, for every platform Python 3.11+ runs
-# on (the image is linux/amd64 or linux/arm64, CI linux/amd64). Needs uv (`pip install uv`).
+# on (the image is linux/amd64 or linux/arm64, CI linux/amd64), with the dev venv's uv.
 # requirements.lock      what the image installs: the package's dependencies and dagster-k8s
 # requirements-dev.lock  what CI installs: the same pins plus the dev tools
 # Extra arguments go to both compiles, e.g. --upgrade-package sqlalchemy.
