@@ -25,8 +25,6 @@ from collection_pipeline import settings
 from collection_pipeline.instance_defaults import seed_instance_home
 
 ASSET_KEYS = ("raw_beatport_tracks", "processed_tracks", "spotify_enrichments")
-RANGE_START_TAG = "dagster/asset_partition_range_start"
-RANGE_END_TAG = "dagster/asset_partition_range_end"
 
 
 project_root = settings.project_root
@@ -96,15 +94,16 @@ def _value(metadata: dict[str, Any], key: str) -> Any:
 
 
 def summarize(metadata_by_asset: dict[str, dict[str, Any]]) -> list[str]:
-    """A few lines saying what was collected, processed and matched."""
+    """A few lines saying what was collected, processed and matched (day figures summed)."""
+    from collection_pipeline.domain import OutcomeCounts
+
     lines = []
     raw = metadata_by_asset.get("raw_beatport_tracks")
     if raw is not None:
         lines.append(
-            f"Collected  {_value(raw, 'records_received')} Beatport tracks "
+            f"Collected  {_value(raw, 'received')} Beatport tracks "
             f"(API count {_value(raw, 'api_count')}; new {_value(raw, 'new')}, changed "
-            f"{_value(raw, 'changed')}, unchanged {_value(raw, 'unchanged')}) "
-            f"with {_value(raw, 'requests')} requests"
+            f"{_value(raw, 'changed')}, unchanged {_value(raw, 'unchanged')})"
         )
     processed = metadata_by_asset.get("processed_tracks")
     if processed is not None:
@@ -115,15 +114,32 @@ def summarize(metadata_by_asset: dict[str, dict[str, Any]]) -> list[str]:
         )
     enriched = metadata_by_asset.get("spotify_enrichments")
     if enriched is not None:
+        outcomes = OutcomeCounts(
+            tracks_with_isrc=0,
+            found=_value(enriched, "found") or 0,
+            not_found=_value(enriched, "not_found") or 0,
+            error=_value(enriched, "error") or 0,
+            pending=_value(enriched, "pending") or 0,
+        )
+        rate = "n/a" if outcomes.match_rate is None else f"{outcomes.match_rate:.0%}"
         lines.append(
-            f"Matched    {_value(enriched, 'window_found')} tracks on Spotify, "
-            f"{_value(enriched, 'window_not_found')} not found, "
-            f"{_value(enriched, 'window_error')} errors "
-            f"(match rate {_value(enriched, 'window_match_rate'):.0%}; "
-            f"{_value(enriched, 'requests')} requests, "
-            f"{_value(enriched, 'rate_limited_429')} rate-limited)"
+            f"Matched    {outcomes.found} tracks on Spotify, {outcomes.not_found} not found, "
+            f"{outcomes.error} errors (match rate {rate})"
         )
     return lines
+
+
+def _sum_days(events: Sequence[Any]) -> dict[str, dict[str, Any]]:
+    """Each asset's integer day figures added up over the days of the run."""
+    totals: dict[str, dict[str, Any]] = {}
+    for event in events:
+        materialization = event.step_materialization_data.materialization
+        asset = totals.setdefault(materialization.asset_key.to_user_string(), {})
+        for key, entry in materialization.metadata.items():
+            value = getattr(entry, "value", entry)
+            if isinstance(value, int) and not isinstance(value, bool):
+                asset[key] = asset.get(key, 0) + value
+    return totals
 
 
 def run(start: date, end: date, assets: Sequence[str]) -> int:
@@ -138,8 +154,10 @@ def run(start: date, end: date, assets: Sequence[str]) -> int:
     import dagster as dg
 
     from collection_pipeline.definitions import defs
+    from collection_pipeline.defs.automation import JOB_NAME
+    from collection_pipeline.defs.partitions import range_tags
 
-    job = defs.resolve_implicit_global_asset_job_def()
+    job = defs.resolve_job_def(JOB_NAME)
     print(f"DAGSTER_HOME {home}")
     print(f"Catalogue    {_display_url(settings.database_url())}")
     print(f"Source       {settings.source_mode()}; publish days {start}..{end}")
@@ -147,13 +165,10 @@ def run(start: date, end: date, assets: Sequence[str]) -> int:
         result = job.execute_in_process(
             instance=instance,
             asset_selection=[dg.AssetKey(key) for key in assets],
-            tags={RANGE_START_TAG: start.isoformat(), RANGE_END_TAG: end.isoformat()},
+            tags=range_tags(start, end),
             raise_on_error=False,
         )
-    metadata: dict[str, dict[str, Any]] = {}
-    for event in result.get_asset_materialization_events():
-        materialization = event.step_materialization_data.materialization
-        metadata.setdefault(materialization.asset_key.to_user_string(), materialization.metadata)
+    metadata = _sum_days(result.get_asset_materialization_events())
     failed_checks = [
         f"{e.asset_key.to_user_string()}:{e.check_name}"
         for e in result.get_asset_check_evaluations()

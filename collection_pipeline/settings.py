@@ -277,6 +277,13 @@ MATCH_RATE_FLOOR = Variable(
     kind="number",
     parse=_number(0.0, 1.0),
 )
+FRESHNESS_DEADLINE_HOUR = Variable(
+    "COLLECTION_FRESHNESS_DEADLINE_HOUR",
+    "6",
+    "hour of the day (UTC) by which yesterday's partition must be materialized (freshness check)",
+    kind="integer",
+    parse=_integer(0, 23),
+)
 MATCH_THRESHOLD = Variable(
     "COLLECTION_MATCH_THRESHOLD",
     "90",
@@ -399,6 +406,7 @@ VARIABLES: tuple[Variable, ...] = (
     GENRE_IDS,
     NOT_FOUND_TTL_DAYS,
     MATCH_RATE_FLOOR,
+    FRESHNESS_DEADLINE_HOUR,
     MATCH_THRESHOLD,
     BEATPORT_CONCURRENCY,
     SPOTIFY_CONCURRENCY,
@@ -472,6 +480,10 @@ def not_found_ttl_days() -> int:
 
 def match_rate_floor() -> float:
     return MATCH_RATE_FLOOR.value()  # type: ignore[no-any-return]
+
+
+def freshness_deadline_hour() -> int:
+    return FRESHNESS_DEADLINE_HOUR.value()  # type: ignore[no-any-return]
 
 
 def match_threshold() -> float:

@@ -1,5 +1,6 @@
-"""The three assets against a real emulator over loopback HTTP, on SQLite and PostgreSQL,
-one partition and a 7-day range each in a single run; metadata read back from the instance."""
+"""The three assets against a real emulator over loopback HTTP, on SQLite and PostgreSQL: one
+partition and a 7-day range, each in a single `daily_collection` run, read back per partition
+from the instance: each day carries its own figures and its own check results."""
 
 from __future__ import annotations
 
@@ -8,9 +9,13 @@ from datetime import date, timedelta
 import dagster as dg
 import pytest
 
-from collection_pipeline_tests.test_definitions_support import (
+from collection_pipeline.defs.checks import CHECK_SPECS
+from collection_pipeline.defs.partitions import DAYS_TAG
+from collection_pipeline_tests.support.dagster_runs import (
     ALL_ASSETS,
     bound_resources,
+    check_results,
+    days,
     live_source,
     materialization_metadata,
     run_range,
@@ -18,59 +23,63 @@ from collection_pipeline_tests.test_definitions_support import (
 )
 
 TRACKS_PER_DAY = 3  # per genre; two genres -> 6 tracks per day
+RUN_WIDE = {"requests", "rate_limited_429", "seconds", "records_per_second", "isrcs_per_second"}
 
 
-@pytest.mark.parametrize("days", [1, 7], ids=["one-partition", "seven-day-range"])
-def test_assets_materialize_a_range_in_one_run(database_url, emulator_url, days):
+@pytest.mark.parametrize("count", [1, 7], ids=["one-partition", "seven-day-range"])
+def test_each_partition_of_a_range_run_carries_its_own_figures_and_checks(
+    database_url, emulator_url, count
+):
     base_url = emulator_url(tracks_per_day=TRACKS_PER_DAY)
     resources = bound_resources(live_source(base_url), database_url)
     start = date(2024, 3, 4)
-    end = start + timedelta(days=days - 1)
+    partitions = days(start, count)
     with dg.DagsterInstance.ephemeral() as instance:
-        result = run_range(resources, instance, start, end)
+        result = run_range(resources, instance, start, start + timedelta(days=count - 1))
 
         assert result.success
-        runs = instance.get_runs()
-        assert len(runs) == 1, "a range must run as one run (single-run backfill policy)"
-        partitions = [(start + timedelta(days=i)).isoformat() for i in range(days)]
+        [run] = instance.get_runs()
+        assert run.job_name == "daily_collection"
+        assert run.tags[DAYS_TAG] == f"{partitions[0]}..{partitions[-1]}"
         for asset in ALL_ASSETS:
-            materialized = instance.get_materialized_partitions(dg.AssetKey(asset))
-            assert materialized == set(partitions)
+            assert instance.get_materialized_partitions(dg.AssetKey(asset)) == set(partitions)
+        for spec in CHECK_SPECS:
+            statuses = check_results(instance, spec.asset_key.to_user_string(), spec.name)
+            assert statuses == dict.fromkeys(partitions, "SUCCEEDED"), spec.name
+        figures = {
+            (asset, day): materialization_metadata(instance, asset, day)
+            for asset in ALL_ASSETS
+            for day in partitions
+        }
 
-        raw = materialization_metadata(instance, "raw_beatport_tracks", partitions[-1])
-        processed = materialization_metadata(instance, "processed_tracks", partitions[0])
-        enriched = materialization_metadata(instance, "spotify_enrichments", partitions[0])
-
-    expected_tracks = days * TRACKS_PER_DAY * 2
-    assert raw["api_count"] == raw["records_received"] == raw["new"] == expected_tracks
-    assert raw["dagster/row_count"] == expected_tracks
-    assert raw["requests"] >= 1
-    assert processed["processed"] + processed["quarantined"] == expected_tracks
-    assert processed["dagster/row_count"] == processed["processed"]
-    assert "|" in processed["preview"], "pandas markdown preview table"
-    assert enriched["found"] + enriched["not_found"] + enriched["error"] == enriched["processed"]
-    assert enriched["found"] > 0
-    assert enriched["requests"] >= enriched["isrcs_searched"] > 0
-
-    stored = scalar(
-        database_url,
-        "SELECT count(*) FROM tracks WHERE publish_date >= :start AND publish_date <= :end",
-        start=start,
-        end=end,
-    )
-    assert stored == processed["processed"]
-    outcomes = scalar(database_url, "SELECT count(*) FROM spotify_track_matches")
-    assert outcomes == enriched["processed"]
-
-    checks = {
-        (e.asset_key.to_user_string(), e.check_name): e.passed
-        for e in result.get_asset_check_evaluations()
-    }
-    assert checks[("raw_beatport_tracks", "complete_against_api_count")]
-    assert (
-        checks[("processed_tracks", "no_quarantined_or_stuck_records")] or processed["quarantined"]
-    )
-    assert checks[("spotify_enrichments", "no_pending_lookups")]
+    for day in partitions:
+        raw = figures["raw_beatport_tracks", day]
+        processed = figures["processed_tracks", day]
+        enriched = figures["spotify_enrichments", day]
+        tracks_of_day = scalar(
+            database_url, "SELECT count(*) FROM tracks WHERE publish_date = :day", day=day
+        )
+        outcomes_of_day = scalar(
+            database_url,
+            "SELECT count(*) FROM spotify_track_matches m JOIN tracks t ON t.id = m.track_id "
+            "WHERE t.publish_date = :day",
+            day=day,
+        )
+        assert tracks_of_day == TRACKS_PER_DAY * 2
+        assert raw["api_count"] == raw["received"] == raw["new"] == tracks_of_day
+        assert raw["dagster/row_count"] == tracks_of_day
+        assert processed["dagster/row_count"] == processed["processed"] == tracks_of_day
+        assert enriched["dagster/row_count"] == outcomes_of_day
+        assert enriched["found"] + enriched["not_found"] + enriched["error"] == outcomes_of_day
+        found, looked_up = enriched["found"], enriched["found"] + enriched["not_found"]
+        assert enriched["match_rate"] == pytest.approx(found / looked_up, abs=1e-3)
+        # The preview shows this day's rows, and the enrichment its own columns.
+        assert processed["preview"].count(day) == 5
+        assert all(f"| {column}" in enriched["preview"] for column in ("status", "rule"))
+        assert "spotify_track_id" in enriched["preview"]
+        assert "score" in enriched["preview"]
+        for metadata in (raw, processed, enriched):
+            assert not RUN_WIDE & metadata.keys(), "run-wide figures belong to the run log"
 
 
 def test_recollecting_unchanged_partition_keeps_the_data_version(database_url, emulator_url):

@@ -9,7 +9,7 @@ import dagster as dg
 import sqlalchemy as sa
 
 from collection_pipeline.definitions import build_definitions
-from collection_pipeline_tests.test_definitions_support import (
+from collection_pipeline_tests.support.dagster_runs import (
     bound_resources,
     live_source,
     run_range,

@@ -18,7 +18,7 @@ from collection_pipeline.defs.resources import (
     DatabaseResource,
     LiveConfigurationError,
 )
-from collection_pipeline_tests.test_definitions_support import bound_resources, run_range
+from collection_pipeline_tests.support.dagster_runs import bound_resources, run_range
 
 CREDENTIALS = (
     "BEATPORT_ACCESS_TOKEN",

@@ -1,8 +1,10 @@
-"""The three partitioned assets. Each builds a service, calls one method, reports metadata.
+"""The three partitioned assets, executed by one step that judges and reports each day.
 
-Every asset runs a whole backfill range in one run (`BackfillPolicy.single_run()`): the
-service receives all days of the range as one `DateWindow`, so a 30-day backfill is one
-crawl and one batch loop, not thirty runs.
+`raw_beatport_tracks -> processed_tracks -> spotify_enrichments` are three assets with their
+own lineage, checks, tables and automation, computed by one subsettable step: any selection
+of them (a daily run, a UI backfill, an enrichment-only recheck) runs in a single process over
+the whole day range (`BackfillPolicy.single_run()`), and because the step reports every day
+itself (`DaysStep`), one bad day fails alone while the others are processed and enriched.
 """
 
 from collections.abc import Iterator
@@ -11,13 +13,9 @@ from contextlib import contextmanager
 import dagster as dg
 
 from collection_pipeline.clients.errors import ApiError
-from collection_pipeline.defs.metadata import (
-    collect_metadata,
-    completeness_check,
-    enrich_metadata,
-    preview_metadata,
-    process_metadata,
-)
+from collection_pipeline.defs.checks import CHECK_SPECS, ENRICHMENT, PROCESSED, RAW
+from collection_pipeline.defs.days import DaysStep, Event
+from collection_pipeline.defs.metadata import ENRICHMENT_TABLE, PROCESSED_TABLE, RAW_TABLE
 from collection_pipeline.defs.partitions import daily_partitions, window_of
 from collection_pipeline.defs.resources import (
     BeatportResource,
@@ -27,16 +25,59 @@ from collection_pipeline.defs.resources import (
 )
 
 GROUP = "catalogue"
-BEATPORT_POOL = "beatport_api"
+OWNERS = ["team:catalogue"]
 SPOTIFY_POOL = "spotify_api"
-RAW_COMPLETENESS_CHECK = "complete_against_api_count"
+"""The step's pool. Every run of the step but a processing-only one searches Spotify, whose rate
+limit is the tightest, so one step at a time across runs; a crawl runs inside the same step."""
 
 API_RETRY = dg.RetryPolicy(
     max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
 """Transient API trouble (5xx bursts, a Retry-After past the client's cap) heals by waiting;
 batches already committed are skipped on the retry, so retrying costs little."""
-DB_RETRY = dg.RetryPolicy(max_retries=2, delay=5, backoff=dg.Backoff.EXPONENTIAL)
+
+SPECS = (
+    dg.AssetSpec(
+        RAW,
+        description="Raw Beatport track JSON, one row per track in `external_data`, crawled by "
+        "genre and publish date. Unchanged records are left alone; changed ones are re-queued.",
+        group_name=GROUP,
+        kinds={"python", "sql", "beatport"},
+        owners=OWNERS,
+        tags={"source": "beatport", "layer": "raw"},
+        metadata=RAW_TABLE,
+        skippable=True,
+    ),
+    dg.AssetSpec(
+        PROCESSED,
+        deps=[RAW],
+        description="The normalized catalogue: tracks, artists (with remixer roles), releases, "
+        "labels, genres and sub-genres, each row traced to its raw record. Records that cannot "
+        "be normalized are quarantined with a reason instead of failing the batch.",
+        group_name=GROUP,
+        kinds={"python", "sql"},
+        owners=OWNERS,
+        tags={"source": "beatport", "layer": "catalogue"},
+        metadata=PROCESSED_TABLE,
+        automation_condition=dg.AutomationCondition.eager(),
+        skippable=True,
+    ),
+    dg.AssetSpec(
+        ENRICHMENT,
+        deps=[PROCESSED],
+        description="One Spotify outcome per track with an ISRC: found (Spotify id, rule, "
+        "score), not_found (searched again after the TTL) or error (retried, never reported as "
+        "not found).",
+        group_name=GROUP,
+        kinds={"python", "sql", "spotify"},
+        owners=OWNERS,
+        tags={"source": "spotify", "layer": "enrichment"},
+        metadata=ENRICHMENT_TABLE,
+        automation_condition=dg.AutomationCondition.eager(),
+        skippable=True,
+    ),
+)
+"""A tuple: module-level lists of specs would be loaded as extra definitions of these keys."""
 
 
 @contextmanager
@@ -50,109 +91,33 @@ def _non_retryable_errors_fail_fast() -> Iterator[None]:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
 
 
-@dg.asset(
+@dg.multi_asset(
+    name="catalogue_days",
+    specs=SPECS,
+    check_specs=CHECK_SPECS,
+    can_subset=True,
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name=GROUP,
-    kinds={"python", "sql", "beatport"},
-    pool=BEATPORT_POOL,
-    retry_policy=API_RETRY,
-    check_specs=[
-        dg.AssetCheckSpec(
-            RAW_COMPLETENESS_CHECK,
-            asset="raw_beatport_tracks",
-            blocking=True,
-            partitions_def=daily_partitions,
-            description="Every track the Beatport API counts for the window was stored. "
-            "Blocking: an incomplete crawl must not be processed or enriched.",
-        )
-    ],
-    description="Raw Beatport track JSON, one row per track in `external_data`, crawled by "
-    "genre and publish date. Unchanged records are left alone; changed ones are re-queued.",
-)
-def raw_beatport_tracks(
-    context: dg.AssetExecutionContext, beatport: BeatportResource, database: DatabaseResource
-) -> dg.MaterializeResult:
-    window = window_of(context.partition_time_window)
-    context.log.info(f"Collecting Beatport tracks published {window}, genres {beatport.genre_ids}")
-    with (
-        _non_retryable_errors_fail_fast(),
-        collection_service(database, context.run.run_id, beatport=beatport) as service,
-    ):
-        result = service.collect_beatport_tracks_raw(
-            window, beatport.genre_ids, progress=context.log.info
-        )
-        # What arrived is committed; the blocking completeness check, not a blind retry,
-        # stops processing and enrichment when a day stayed incomplete.
-        for day, reason in result.incomplete_days.items():
-            context.log.error(f"{day} incomplete: {reason}")
-        stored = service.report(window).raw.total
-        return dg.MaterializeResult(
-            metadata=collect_metadata(result, stored),
-            check_results=[completeness_check(RAW_COMPLETENESS_CHECK, result, stored)],
-            data_version=dg.DataVersion(service.fingerprint("raw", window)),
-        )
-
-
-@dg.asset(
-    deps=[raw_beatport_tracks],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name=GROUP,
-    kinds={"python", "sql"},
-    retry_policy=DB_RETRY,
-    automation_condition=dg.AutomationCondition.eager(),
-    description="The normalized catalogue: tracks, artists (with remixer roles), releases, "
-    "labels, genres and sub-genres, each row traced to its raw record. Records that cannot "
-    "be normalized are quarantined with a reason instead of failing the batch.",
-)
-def processed_tracks(
-    context: dg.AssetExecutionContext, database: DatabaseResource
-) -> dg.MaterializeResult:
-    window = window_of(context.partition_time_window)
-    context.log.info(f"Processing unprocessed raw Beatport records published {window}")
-    with collection_service(database, context.run.run_id) as service:
-        result = service.process_unprocessed_beatport_tracks(window, progress=context.log.info)
-        report = service.report(window)
-        return dg.MaterializeResult(
-            metadata={
-                **process_metadata(result, report),
-                **preview_metadata(service.preview(window)),
-            },
-            data_version=dg.DataVersion(service.fingerprint("processed", window)),
-        )
-
-
-@dg.asset(
-    deps=[processed_tracks],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    group_name=GROUP,
-    kinds={"python", "sql", "spotify"},
     pool=SPOTIFY_POOL,
     retry_policy=API_RETRY,
-    automation_condition=dg.AutomationCondition.eager(),
-    description="One Spotify outcome per track with an ISRC: found (Spotify id, rule, score), "
-    "not_found (searched again after the TTL) or error (retried, never reported as not found).",
+    description="Collect, process and enrich the selected assets over the run's publish days, "
+    "reporting and checking each day on its own.",
 )
-def spotify_enrichments(
-    context: dg.AssetExecutionContext, spotify: SpotifyResource, database: DatabaseResource
-) -> dg.MaterializeResult:
-    window = window_of(context.partition_time_window)
-    context.log.info(f"Searching Spotify by ISRC for tracks published {window}")
+def catalogue_days(
+    context: dg.AssetExecutionContext,
+    beatport: BeatportResource,
+    spotify: SpotifyResource,
+    database: DatabaseResource,
+) -> Iterator[Event]:
+    selected = context.selected_asset_keys
     with (
         _non_retryable_errors_fail_fast(),
-        collection_service(database, context.run.run_id, spotify=spotify) as service,
+        collection_service(
+            database,
+            context.run.run_id,
+            beatport=beatport if RAW in selected else None,
+            spotify=spotify if ENRICHMENT in selected else None,
+        ) as service,
     ):
-        result = service.enrich_tracks_with_spotify_data(window, progress=context.log.info)
-        report = service.report(window)
-        return dg.MaterializeResult(
-            metadata={
-                **enrich_metadata(result, report),
-                **preview_metadata(service.preview(window)),
-            },
-            data_version=dg.DataVersion(service.fingerprint("enrichment", window)),
-        )
-
-
-ASSETS = [raw_beatport_tracks, processed_tracks, spotify_enrichments]
+        step = DaysStep(context, service, database, window_of(context.partition_time_window))
+        yield from step.run(beatport.genre_ids)

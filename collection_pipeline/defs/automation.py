@@ -6,23 +6,31 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from collection_pipeline.defs.assets import (
-    processed_tracks,
-    raw_beatport_tracks,
-    spotify_enrichments,
-)
+from collection_pipeline.defs.checks import ENRICHMENT, PROCESSED, RAW, freshness_checks
 from collection_pipeline.defs.partitions import daily_partitions, partition_key
 from collection_pipeline.defs.resources import DatabaseResource, collection_service
 
+JOB_NAME = "daily_collection"
+"""The job every collection runs as: the schedule, `collection-pipeline run` and backfills
+launched from this job's page; `partitions.range_tags` names the days of a run."""
+
+_FRESHNESS = dg.AssetSelection.checks(*freshness_checks)
+"""Evaluated by their own sensor against the clock, not inside collection runs."""
+
 daily_collection_job = dg.define_asset_job(
-    "daily_collection",
-    selection=dg.AssetSelection.assets(raw_beatport_tracks, processed_tracks, spotify_enrichments),
-    description="Collect, process and enrich one or more publish days (checks included).",
+    JOB_NAME,
+    selection=dg.AssetSelection.assets(RAW, PROCESSED, ENRICHMENT) - _FRESHNESS,
+    partitions_def=daily_partitions,
+    executor_def=dg.in_process_executor,
+    description="Collect, process and enrich one or more publish days, checking each day.",
 )
+"""In-process: the whole run is one step, so a step subprocess would only add start-up time."""
 
 spotify_recheck_job = dg.define_asset_job(
     "spotify_recheck",
-    selection=dg.AssetSelection.assets(spotify_enrichments),
+    selection=dg.AssetSelection.assets(ENRICHMENT) - _FRESHNESS,
+    partitions_def=daily_partitions,
+    executor_def=dg.in_process_executor,
     description="Search Spotify again for expired not-found and errored lookups.",
 )
 

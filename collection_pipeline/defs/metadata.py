@@ -1,7 +1,12 @@
-"""Service results -> Dagster metadata and check results, so asset functions stay a few lines.
+"""Figures -> Dagster metadata: each day's own figures on its materialization, the run's in its log.
 
-The keys are what the UI shows after each run (DESIGN section 8): row counts, per-outcome
-counts, HTTP requests and 429s, throughput and a small pandas preview.
+A partition is one publish day, so a day's materialization carries only what is true of that
+day (its row count, outcome counts, match rate and a preview of its rows); the UI then plots one
+point per day on the Partitions axis. What belongs to the run as a whole (requests, 429s,
+seconds, throughput) is written once to the run log by `run_summary`.
+
+The catalogue conventions (`dagster/table_name`, `dagster/column_schema`) describe the tables each
+asset writes and are attached to the asset definitions.
 """
 
 from __future__ import annotations
@@ -13,120 +18,184 @@ import pandas as pd
 
 from collection_pipeline.domain import (
     CollectResult,
+    DayCollect,
     EnrichResult,
+    OutcomeCounts,
     ProcessResult,
+    RawStateCounts,
     RequestCounters,
-    WindowReport,
 )
 
-
-def _per_second(count: int, seconds: float) -> float:
-    return round(count / seconds, 1) if seconds > 0 else 0.0
+# ---------------------------------------------------------------- tables the assets write
 
 
-def _requests(counters: RequestCounters) -> dict[str, Any]:
-    return {
-        "requests": counters.requests,
-        "retries": counters.retries,
-        "rate_limited_429": counters.rate_limited,
-        "responses_by_status": dg.MetadataValue.json(
-            {str(status): count for status, count in sorted(counters.by_status.items())}
-        ),
-    }
+def _schema(*columns: tuple[str, str, str]) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[dg.TableColumn(name, type_, description=text) for name, type_, text in columns]
+    )
+
+
+RAW_TABLE = {
+    "dagster/table_name": "external_data",
+    "dagster/column_schema": _schema(
+        ("provider", "string", "`beatport` for these rows"),
+        ("entity_type", "string", "`track`"),
+        ("external_id", "string", "Beatport track id (or a content key when it had none)"),
+        ("payload", "json", "the track JSON exactly as the API sent it"),
+        ("content_hash", "string", "hash of the canonical payload: unchanged records are skipped"),
+        ("partition_date", "date", "publish day: the partition the record belongs to"),
+        ("first_seen_at", "timestamp", "when the record first arrived"),
+        ("last_seen_at", "timestamp", "when a crawl last returned it"),
+        ("processed_at", "timestamp", "when it was normalized or quarantined; NULL = pending"),
+        ("processing_error", "string", "quarantine reason; NULL when normalized"),
+    ),
+}
+PROCESSED_TABLE = {
+    "dagster/table_name": "tracks",
+    "dagster/column_schema": _schema(
+        ("beatport_id", "integer", "Beatport track id (unique)"),
+        ("name", "string", "track title"),
+        ("mix_name", "string", "mix, e.g. `Original Mix`, `Extended Remix`"),
+        ("isrc", "string", "validated ISRC; NULL when missing or malformed"),
+        ("bpm", "integer", "tempo"),
+        ("key_name", "string", "musical key as Beatport names it"),
+        ("camelot", "string", "Camelot wheel key"),
+        ("length_ms", "integer", "duration in milliseconds"),
+        ("publish_date", "date", "Beatport publish day: the partition"),
+        ("new_release_date", "date", "release day"),
+        ("catalog_number", "string", "label catalogue number"),
+        ("genre_id", "integer", "-> genres"),
+        ("sub_genre_id", "integer", "-> sub_genres"),
+        ("release_id", "integer", "-> releases (-> labels)"),
+        ("source_record_id", "integer", "-> external_data: the raw record it came from"),
+    ),
+    "catalogue/other_tables": "artists, track_artists (artist and remixer credits), releases, "
+    "labels, genres, sub_genres",
+}
+ENRICHMENT_TABLE = {
+    "dagster/table_name": "spotify_track_matches",
+    "dagster/column_schema": _schema(
+        ("track_id", "integer", "-> tracks (one outcome per track)"),
+        ("status", "string", "`found`, `not_found` (searched again after the TTL) or `error`"),
+        ("spotify_track_id", "string", "the matched Spotify track; NULL unless found"),
+        ("isrc", "string", "the ISRC that was searched"),
+        ("match_rule", "string", "which matching rule chose the candidate"),
+        ("match_score", "float", "similarity score of the chosen candidate"),
+        ("candidate_count", "integer", "Spotify results for the ISRC"),
+        ("attempts", "integer", "searches made for this track"),
+        ("error_reason", "string", "why the last search failed (status `error`)"),
+        ("searched_at", "timestamp", "when the outcome was decided"),
+    ),
+}
+
+
+# ---------------------------------------------------------------- one day's figures
 
 
 def markdown_table(rows: list[dict[str, Any]]) -> dg.MetadataValue:
     """A pandas markdown rendering of a few rows; an explicit note when there are none."""
     if not rows:
-        return dg.MetadataValue.md("_no rows in this window_")
+        return dg.MetadataValue.md("_no rows on this day_")
     return dg.MetadataValue.md(pd.DataFrame(rows).to_markdown(index=False))
 
 
-def preview_metadata(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    return {"preview": markdown_table(rows)}
+def rate(value: float | None) -> dg.MetadataValue:
+    """A share as a float metadata value, or null when it is undefined (nothing looked up)."""
+    return dg.MetadataValue.null() if value is None else dg.MetadataValue.float(round(value, 3))
 
 
-def collect_metadata(result: CollectResult, stored: int) -> dict[str, Any]:
+def raw_day(collected: DayCollect, state: RawStateCounts) -> dict[str, Any]:
+    """One day of `raw_beatport_tracks`: what the crawl delivered and what is stored."""
     return {
-        "dagster/row_count": stored,
-        "records_received": result.records,
-        "api_count": result.expected,
-        "new": result.new,
-        "changed": result.changed,
-        "unchanged": result.unchanged,
-        "duplicates_dropped": result.duplicates_dropped,
-        "pages": result.pages,
-        **_requests(result.requests),
-        "seconds": round(result.seconds, 2),
-        "records_per_second": _per_second(result.records, result.seconds),
-        "api_count_by_query": markdown_table(
-            [{"query": label, "count": count} for label, count in sorted(result.api_counts.items())]
+        "dagster/row_count": state.total,
+        "api_count": (
+            dg.MetadataValue.null()
+            if collected.api_count is None
+            else dg.MetadataValue.int(collected.api_count)
         ),
+        "received": collected.received,
+        "new": collected.new,
+        "changed": collected.changed,
+        "unchanged": collected.unchanged,
     }
 
 
-def completeness_check(name: str, result: CollectResult, stored: int) -> dg.AssetCheckResult:
-    """Raw completeness: every track the API counted for the window reached the catalogue.
+def processed_day(
+    state: RawStateCounts,
+    tracks: int,
+    reasons: dict[str, int],
+    invalid_isrcs: int,
+    preview: list[dict[str, Any]],
+) -> dict[str, Any]:
+    """One day of `processed_tracks`: its catalogue tracks and the state of its raw records."""
+    return {
+        "dagster/row_count": tracks,
+        "processed": state.processed,
+        "quarantined": state.quarantined,
+        "stuck": state.pending,
+        "invalid_isrcs": invalid_isrcs,
+        "quarantine_reasons": dg.MetadataValue.json(reasons),
+        "preview": markdown_table(preview),
+    }
 
-    Until checks are per partition, one incomplete day fails the check of the whole window.
-    """
-    missing = max(result.expected - result.records, 0)
-    incomplete = result.incomplete_days
-    passed = missing == 0 and not incomplete
-    description = None
-    if incomplete:
-        description = f"{len(incomplete)} incomplete day(s): " + "; ".join(
-            f"{day}: {reason}" for day, reason in list(incomplete.items())[:3]
-        )
-    elif missing:
-        description = f"{missing} tracks counted by the API never arrived"
-    return dg.AssetCheckResult(
-        check_name=name,
-        passed=passed,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata={
-            "api_count": result.expected,
-            "records_received": result.records,
-            "stored_in_window": stored,
-            "missing": missing,
-            "incomplete_days": len(incomplete),
-        },
-        description=description,
+
+def enrichment_day(outcomes: OutcomeCounts, preview: list[dict[str, Any]]) -> dict[str, Any]:
+    """One day of `spotify_enrichments`: its outcomes by status and its match rate."""
+    return {
+        "dagster/row_count": outcomes.found + outcomes.not_found + outcomes.error,
+        "found": outcomes.found,
+        "not_found": outcomes.not_found,
+        "error": outcomes.error,
+        "pending": outcomes.pending,
+        "match_rate": rate(outcomes.match_rate),
+        "preview": markdown_table(preview),
+    }
+
+
+# ---------------------------------------------------------------- the run as a whole
+
+
+def _per_second(count: int, seconds: float) -> str:
+    return f"{count / seconds:.1f}/s" if seconds > 0 else "n/a"
+
+
+def _requests(counters: RequestCounters) -> str:
+    statuses = ", ".join(f"{status}: {n}" for status, n in sorted(counters.by_status.items()))
+    return (
+        f"{counters.requests} requests, {counters.retries} retries, "
+        f"{counters.rate_limited} rate-limited (429)" + (f" [{statuses}]" if statuses else "")
     )
 
 
-def process_metadata(result: ProcessResult, report: WindowReport) -> dict[str, Any]:
-    return {
-        "dagster/row_count": report.tracks,
-        "processed": result.processed,
-        "quarantined": result.quarantined,
-        "batches": result.batches,
-        "quarantine_reasons": dg.MetadataValue.json(result.quarantine_reasons),
-        "entities_written": dg.MetadataValue.json(result.entities_written),
-        "raw_pending": report.raw.pending,
-        "seconds": round(result.seconds, 2),
-        "records_per_second": _per_second(result.processed + result.quarantined, result.seconds),
-    }
+def collect_summary(result: CollectResult) -> str:
+    return (
+        f"collect: {result.records} records from {result.pages} pages "
+        f"(API count {result.expected}), {_requests(result.requests)}, "
+        f"{result.seconds:.1f} s, {_per_second(result.records, result.seconds)}"
+    )
 
 
-def enrich_metadata(result: EnrichResult, report: WindowReport) -> dict[str, Any]:
-    outcomes = report.outcomes
-    looked_up = outcomes.found + outcomes.not_found
-    return {
-        "dagster/row_count": outcomes.found + outcomes.not_found + outcomes.error,
-        "needed_lookup": result.total,
-        "processed": result.processed,
-        "found": result.found,
-        "not_found": result.not_found,
-        "error": result.errors,
-        "isrcs_searched": result.isrcs_searched,
-        "batches": result.batches,
-        **_requests(result.requests),
-        "seconds": round(result.seconds, 2),
-        "isrcs_per_second": _per_second(result.isrcs_searched, result.seconds),
-        "window_found": outcomes.found,
-        "window_not_found": outcomes.not_found,
-        "window_error": outcomes.error,
-        "window_pending": outcomes.pending,
-        "window_match_rate": round(outcomes.found / looked_up, 3) if looked_up else 0.0,
-    }
+def process_summary(results: list[ProcessResult]) -> str:
+    done = sum(r.processed + r.quarantined for r in results)
+    seconds = sum(r.seconds for r in results)
+    batches = sum(r.batches for r in results)
+    return (
+        f"process: {done} records in {batches} batches, {seconds:.1f} s, "
+        f"{_per_second(done, seconds)}"
+    )
+
+
+def enrich_summary(results: list[EnrichResult]) -> str:
+    searched = sum(r.isrcs_searched for r in results)
+    seconds = sum(r.seconds for r in results)
+    counters = RequestCounters()
+    for result in results:
+        counters.requests += result.requests.requests
+        counters.retries += result.requests.retries
+        counters.rate_limited += result.requests.rate_limited
+        for status, n in result.requests.by_status.items():
+            counters.by_status[status] = counters.by_status.get(status, 0) + n
+    return (
+        f"enrich: {searched} ISRCs searched, {_requests(counters)}, {seconds:.1f} s, "
+        f"{_per_second(searched, seconds)}"
+    )

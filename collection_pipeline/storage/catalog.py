@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -246,6 +246,33 @@ class CatalogRepository:
             )
         )
         return self._conn.execute(query).scalar_one()
+
+    def track_counts_by_day(self, window: DateWindow) -> dict[date, int]:
+        """Tracks per publish day of the window (days without tracks are absent)."""
+        query = (
+            sa.select(tracks.c.publish_date, sa.func.count())
+            .where(in_window(tracks.c.publish_date, window))
+            .group_by(tracks.c.publish_date)
+        )
+        return dict(self._conn.execute(query).all())
+
+    def invalid_isrc_counts_by_day(self, window: DateWindow) -> dict[date, int]:
+        """`invalid_isrc_count` per publish day of the window that has any."""
+        raw_isrc = external_data.c.payload["isrc"].as_string()
+        query = (
+            sa.select(tracks.c.publish_date, sa.func.count())
+            .select_from(
+                tracks.join(external_data, external_data.c.id == tracks.c.source_record_id)
+            )
+            .where(
+                in_window(tracks.c.publish_date, window),
+                tracks.c.isrc.is_(None),
+                raw_isrc.is_not(None),
+                sa.func.trim(raw_isrc) != "",
+            )
+            .group_by(tracks.c.publish_date)
+        )
+        return dict(self._conn.execute(query).all())
 
     def sample_tracks(self, window: DateWindow, limit: int) -> list[dict[str, Any]]:
         """A few tracks of the window with names resolved, for the UI preview."""

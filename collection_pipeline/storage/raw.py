@@ -275,6 +275,45 @@ class RawRecordRepository:
             total=total, processed=finished - bad, quarantined=bad, pending=total - finished
         )
 
+    def state_counts_by_day(
+        self, provider: str, entity_type: str, window: DateWindow
+    ) -> dict[date, RawStateCounts]:
+        """`state_counts` of every day of the window that holds records, in one grouped scan."""
+        done = sa.func.count(ed.c.processed_at)
+        quarantined = sa.func.count(
+            sa.case((ed.c.processed_at.is_not(None), ed.c.processing_error))
+        )
+        query = (
+            sa.select(ed.c.partition_date, sa.func.count(), done, quarantined)
+            .where(*self._in(provider, entity_type, window))
+            .group_by(ed.c.partition_date)
+        )
+        return {
+            day: RawStateCounts(
+                total=total, processed=finished - bad, quarantined=bad, pending=total - finished
+            )
+            for day, total, finished, bad in self._conn.execute(query)
+        }
+
+    def quarantine_reasons_by_day(
+        self, provider: str, entity_type: str, window: DateWindow
+    ) -> dict[date, dict[str, int]]:
+        """Quarantine reasons and their counts, per day of the window that has any."""
+        query = (
+            sa.select(ed.c.partition_date, ed.c.processing_error, sa.func.count())
+            .where(
+                *self._in(provider, entity_type, window),
+                ed.c.processed_at.is_not(None),
+                ed.c.processing_error.is_not(None),
+            )
+            .group_by(ed.c.partition_date, ed.c.processing_error)
+            .order_by(ed.c.partition_date, ed.c.processing_error)
+        )
+        reasons: dict[date, dict[str, int]] = {}
+        for day, reason, count in self._conn.execute(query):
+            reasons.setdefault(day, {})[reason] = count
+        return reasons
+
     def quarantine_reasons(
         self, provider: str, entity_type: str, window: DateWindow
     ) -> dict[str, int]:

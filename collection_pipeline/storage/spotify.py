@@ -203,6 +203,58 @@ class SpotifyRepository:
             pending=self.pending_count(window, not_found_ttl, now),
         )
 
+    def outcome_counts_by_day(
+        self, window: DateWindow, not_found_ttl: timedelta, now: datetime
+    ) -> dict[date, OutcomeCounts]:
+        """`outcome_counts` of every publish day of the window with a track that has an ISRC."""
+
+        def status_count(status: MatchStatus) -> sa.ColumnElement[int]:
+            return sa.func.count(sa.case((m.c.status == status.value, 1)))
+
+        pending = sa.func.count(sa.case((self._pending(now - not_found_ttl), 1)))
+        query = (
+            sa.select(
+                tracks.c.publish_date,
+                sa.func.count(),
+                status_count(MatchStatus.FOUND),
+                status_count(MatchStatus.NOT_FOUND),
+                status_count(MatchStatus.ERROR),
+                pending,
+            )
+            .select_from(self._tracks_with_outcomes())
+            .where(in_window(tracks.c.publish_date, window), tracks.c.isrc.is_not(None))
+            .group_by(tracks.c.publish_date)
+        )
+        return {
+            day: OutcomeCounts(
+                tracks_with_isrc=total,
+                found=found,
+                not_found=not_found,
+                error=error,
+                pending=waiting,
+            )
+            for day, total, found, not_found, error, waiting in self._conn.execute(query)
+        }
+
+    def sample_outcomes(self, window: DateWindow, limit: int) -> list[dict[str, Any]]:
+        """A few outcomes of the window with their track, for the UI preview."""
+        query = (
+            sa.select(
+                tracks.c.beatport_id,
+                tracks.c.name,
+                tracks.c.isrc,
+                m.c.status,
+                m.c.spotify_track_id,
+                m.c.match_rule.label("rule"),
+                m.c.match_score.label("score"),
+            )
+            .select_from(m.join(tracks, tracks.c.id == m.c.track_id))
+            .where(in_window(tracks.c.publish_date, window))
+            .order_by(tracks.c.beatport_id)
+            .limit(limit)
+        )
+        return [dict(row) for row in self._conn.execute(query).mappings()]
+
     def partitions_needing_recheck(self, not_found_ttl: timedelta, now: datetime) -> list[date]:
         """Publish days holding an `error` outcome or a `not_found` past its TTL."""
         query = (

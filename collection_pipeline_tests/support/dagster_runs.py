@@ -1,16 +1,18 @@
-"""Helpers shared by the Dagster-layer tests: resources bound to an emulator and a database,
-and runs of the real definitions on an ephemeral instance."""
+"""Helpers of the Dagster-layer tests: resources bound to an emulator and a database, runs of
+the real `daily_collection` job, and what the instance recorded per partition."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import dagster as dg
 import sqlalchemy as sa
 
 from collection_pipeline.definitions import build_definitions
+from collection_pipeline.defs.automation import JOB_NAME
+from collection_pipeline.defs.partitions import range_tags
 from collection_pipeline.defs.resources import (
     ApiSourceResource,
     BeatportResource,
@@ -52,17 +54,30 @@ def run_range(
     end: date,
     assets: Iterable[str] = ALL_ASSETS,
 ) -> dg.ExecuteInProcessResult:
-    """One run of `assets` over the inclusive day range, as a single-run backfill executes it."""
-    job = build_definitions(resources).resolve_implicit_global_asset_job_def()
+    """One run of `assets` over the inclusive day range, as the CLI and a backfill launch it."""
+    job = build_definitions(resources).resolve_job_def(JOB_NAME)
     return job.execute_in_process(
         instance=instance,
         asset_selection=[dg.AssetKey(key) for key in assets],
-        tags={
-            "dagster/asset_partition_range_start": start.isoformat(),
-            "dagster/asset_partition_range_end": end.isoformat(),
-        },
+        tags=range_tags(start, end),
         raise_on_error=False,
     )
+
+
+def days(start: date, count: int) -> list[str]:
+    """Partition keys of `count` days from `start`."""
+    return [(start + timedelta(days=i)).isoformat() for i in range(count)]
+
+
+def check_results(instance: dg.DagsterInstance, asset: str, check: str) -> dict[str, str]:
+    """The latest execution status of a partitioned check, per partition it was planned for."""
+    key = dg.AssetCheckKey(dg.AssetKey(asset), check)
+    records = instance.event_log_storage.get_asset_check_execution_history(key, limit=1000)
+    latest: dict[str, str] = {}
+    for record in records:  # newest first
+        if record.partition is not None:
+            latest.setdefault(record.partition, record.status.value)
+    return latest
 
 
 def materialization_metadata(

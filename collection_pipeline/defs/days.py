@@ -1,0 +1,183 @@
+"""One step over the days of a run: collect, process and enrich, judged and reported per day.
+
+Dagster's own output path materializes every partition of a step's range at once, so a ranged
+run could not otherwise fail one day and keep the others. This step therefore reports each
+day itself: an `AssetMaterialization` per day that is sound, carrying that day's figures, and
+an `AssetCheckEvaluation` per checked day. A day whose crawl is incomplete or whose records are
+stuck goes no further and gets no materialization; the other days are processed and enriched
+all the same, and the step fails at the end naming the failed days, so Dagster marks exactly
+those partitions Failed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from datetime import UTC, date, datetime
+from typing import Any, TypeVar
+
+import dagster as dg
+
+from collection_pipeline import settings, views
+from collection_pipeline.defs import checks, metadata
+from collection_pipeline.defs.checks import ENRICHMENT, PROCESSED, RAW
+from collection_pipeline.defs.partitions import DAYS_TAG, contiguous_windows, partition_key
+from collection_pipeline.defs.resources import DatabaseResource
+from collection_pipeline.domain import DateWindow, DayCollect, EnrichResult, ProcessResult
+from collection_pipeline.service import CollectionService
+from collection_pipeline.storage import UnitOfWork
+
+Event = dg.AssetMaterialization | dg.AssetCheckEvaluation
+T = TypeVar("T")
+
+
+class DaysStep:
+    """The work of one run over `window`, limited to the selected assets and checks."""
+
+    def __init__(
+        self,
+        context: dg.AssetExecutionContext,
+        service: CollectionService,
+        database: DatabaseResource,
+        window: DateWindow,
+    ) -> None:
+        self._context = context
+        self._service = service
+        self._database = database
+        self._window = window
+        self._selected = context.selected_asset_keys
+        self._checks = context.selected_asset_check_keys
+        self.failed: dict[date, str] = {}
+        """Days that went no further, with the reason shown on the run's failure."""
+        self.summary: list[str] = []
+        """Run-wide figures (requests, 429s, seconds, throughput): the run log, not the days."""
+
+    # ------------------------------------------------------------ driver
+
+    def run(self, genre_ids: Sequence[int]) -> Iterator[Event]:
+        self._tag_run_with_days()
+        if RAW in self._selected:
+            yield from self._collect(genre_ids)
+        if PROCESSED in self._selected:
+            yield from self._process()
+        if ENRICHMENT in self._selected:
+            yield from self._enrich()
+        self._context.log.info("Run summary: " + "; ".join(self.summary or ["nothing to do"]))
+        if self.failed:
+            raise dg.Failure(
+                description=f"{len(self.failed)} of {len(self._window)} days failed, the "
+                "others were materialized: "
+                + "; ".join(f"{day}: {reason}" for day, reason in sorted(self.failed.items())),
+                metadata={"failed_days": {partition_key(d): r for d, r in self.failed.items()}},
+                allow_retries=False,
+            )
+
+    def _tag_run_with_days(self) -> None:
+        """Name the run's days in a visible tag, however the run was launched."""
+        run = self._context.run
+        if DAYS_TAG not in run.tags:
+            self._context.instance.add_run_tags(run.run_id, {DAYS_TAG: str(self._window)})
+
+    # ------------------------------------------------------------ steps
+
+    def _collect(self, genre_ids: Sequence[int]) -> Iterator[Event]:
+        self._context.log.info(f"Collecting Beatport tracks published {self._window}")
+        result = self._service.collect_beatport_tracks_raw(
+            self._window, genre_ids, progress=self._context.log.info
+        )
+        self.summary.append(metadata.collect_summary(result))
+        states = self._read(lambda uow: views.raw_states(uow, self._window))
+        for day in self._window.days():
+            collected = result.days.get(day, DayCollect())
+            if collected.complete:
+                yield self._materialize(RAW, day, metadata.raw_day(collected, states[day]), "raw")
+            else:
+                self._fail(day, f"incomplete crawl: {collected.incomplete}")
+            if checks.COMPLETE.key in self._checks:
+                yield checks.completeness(day, collected, states[day])
+
+    def _process(self) -> Iterator[Event]:
+        days = self._open_days()
+        results: list[ProcessResult] = []
+        for window in contiguous_windows(days):
+            self._context.log.info(f"Processing raw Beatport records published {window}")
+            results.append(
+                self._service.process_unprocessed_beatport_tracks(
+                    window, progress=self._context.log.info
+                )
+            )
+        self.summary.append(metadata.process_summary(results))
+        states, reasons, tracks, invalid = self._read(
+            lambda uow: (
+                views.raw_states(uow, self._window),
+                views.quarantine_reasons(uow, self._window),
+                views.track_counts(uow, self._window),
+                views.invalid_isrcs(uow, self._window),
+            )
+        )
+        for day in days:
+            if states[day].pending:
+                self._fail(day, f"{states[day].pending} raw records stuck unprocessed")
+            else:
+                preview = self._read(lambda uow, day=day: views.track_preview(uow, day))
+                yield self._materialize(
+                    PROCESSED,
+                    day,
+                    metadata.processed_day(
+                        states[day], tracks[day], reasons[day], invalid[day], preview
+                    ),
+                    "processed",
+                )
+            if checks.NOT_STUCK.key in self._checks:
+                yield checks.not_stuck(day, states[day], reasons[day])
+            if checks.ISRC_VALID.key in self._checks:
+                yield checks.isrc_validity(day, tracks[day], invalid[day])
+
+    def _enrich(self) -> Iterator[Event]:
+        days = self._open_days()
+        results: list[EnrichResult] = []
+        for window in contiguous_windows(days):
+            self._context.log.info(f"Searching Spotify by ISRC for tracks published {window}")
+            results.append(
+                self._service.enrich_tracks_with_spotify_data(
+                    window, progress=self._context.log.info
+                )
+            )
+        self.summary.append(metadata.enrich_summary(results))
+        now = datetime.now(UTC)
+        outcomes = self._read(
+            lambda uow: views.outcomes(uow, self._window, self._database.not_found_ttl, now)
+        )
+        floor = settings.match_rate_floor()
+        for day in days:
+            preview = self._read(lambda uow, day=day: views.outcome_preview(uow, day))
+            yield self._materialize(
+                ENRICHMENT, day, metadata.enrichment_day(outcomes[day], preview), "enrichment"
+            )
+            if checks.NO_PENDING.key in self._checks:
+                yield checks.no_pending(day, outcomes[day])
+            if checks.MATCH_RATE.key in self._checks:
+                yield checks.match_rate(day, outcomes[day], floor)
+
+    # ------------------------------------------------------------ helpers
+
+    def _open_days(self) -> list[date]:
+        """The days of the window that have not failed earlier in this run."""
+        return [day for day in self._window.days() if day not in self.failed]
+
+    def _fail(self, day: date, reason: str) -> None:
+        self._context.log.error(f"{day} failed: {reason}")
+        self.failed[day] = reason
+
+    def _materialize(
+        self, key: dg.AssetKey, day: date, figures: dict[str, Any], asset: str
+    ) -> dg.AssetMaterialization:
+        version = self._service.fingerprint(asset, DateWindow.single_day(day))
+        return dg.AssetMaterialization(
+            asset_key=key,
+            partition=partition_key(day),
+            metadata=figures,
+            tags={"dagster/data_version": version},
+        )
+
+    def _read(self, work: Callable[[UnitOfWork], T]) -> T:
+        return self._database.database.unit_of_work(read_only=True).run(work)

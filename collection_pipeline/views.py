@@ -1,0 +1,74 @@
+"""Per-day figures of the catalogue: what checks, asset metadata and the CLI report.
+
+A partition is one publish day, so every figure is read per day of a window, with one value for
+every day (an empty day reads as zeros, never as a missing key). Each function reads through the
+repositories of a unit of work the caller opened, so several figures read in one transaction
+agree with each other:
+
+```python
+states, tracks = database.unit_of_work(read_only=True).run(
+    lambda uow: (views.raw_states(uow, window), views.track_counts(uow, window))
+)
+```
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from typing import Any, TypeVar
+
+from collection_pipeline.domain import DateWindow, OutcomeCounts, RawStateCounts
+from collection_pipeline.service import ENTITY_TRACK, PROVIDER_BEATPORT
+from collection_pipeline.storage import UnitOfWork
+
+PREVIEW_ROWS = 5
+
+T = TypeVar("T")
+
+NO_RAW = RawStateCounts(total=0, processed=0, quarantined=0, pending=0)
+NO_OUTCOMES = OutcomeCounts(tracks_with_isrc=0, found=0, not_found=0, error=0, pending=0)
+
+
+def _every_day(window: DateWindow, found: dict[date, T], empty: Callable[[], T]) -> dict[date, T]:
+    return {day: found.get(day, empty()) for day in window.days()}
+
+
+def raw_states(uow: UnitOfWork, window: DateWindow) -> dict[date, RawStateCounts]:
+    """Raw Beatport records per day: total, processed, quarantined and pending (stuck)."""
+    found = uow.raw.state_counts_by_day(PROVIDER_BEATPORT, ENTITY_TRACK, window)
+    return _every_day(window, found, lambda: NO_RAW)
+
+
+def quarantine_reasons(uow: UnitOfWork, window: DateWindow) -> dict[date, dict[str, int]]:
+    """Why records of each day were quarantined, with counts."""
+    found = uow.raw.quarantine_reasons_by_day(PROVIDER_BEATPORT, ENTITY_TRACK, window)
+    return _every_day(window, found, dict)
+
+
+def track_counts(uow: UnitOfWork, window: DateWindow) -> dict[date, int]:
+    """Catalogue tracks per publish day: the `dagster/row_count` of `processed_tracks`."""
+    return _every_day(window, uow.catalog.track_counts_by_day(window), int)
+
+
+def invalid_isrcs(uow: UnitOfWork, window: DateWindow) -> dict[date, int]:
+    """Tracks per day whose raw ISRC was malformed (and stored as NULL)."""
+    return _every_day(window, uow.catalog.invalid_isrc_counts_by_day(window), int)
+
+
+def outcomes(
+    uow: UnitOfWork, window: DateWindow, not_found_ttl: timedelta, now: datetime
+) -> dict[date, OutcomeCounts]:
+    """Spotify outcomes per day: found / not_found / error, pending, and the match rate."""
+    found = uow.spotify.outcome_counts_by_day(window, not_found_ttl, now)
+    return _every_day(window, found, lambda: NO_OUTCOMES)
+
+
+def track_preview(uow: UnitOfWork, day: date, limit: int = PREVIEW_ROWS) -> list[dict[str, Any]]:
+    """A few catalogue tracks of one day, names resolved."""
+    return uow.catalog.sample_tracks(DateWindow.single_day(day), limit)
+
+
+def outcome_preview(uow: UnitOfWork, day: date, limit: int = PREVIEW_ROWS) -> list[dict[str, Any]]:
+    """A few Spotify outcomes of one day: track, status, Spotify id, rule and score."""
+    return uow.spotify.sample_outcomes(DateWindow.single_day(day), limit)
