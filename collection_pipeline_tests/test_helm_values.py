@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -261,3 +262,18 @@ def test_user_code_deployment_serves_the_image_command_and_passes_config_to_runs
     assert {"name": "COLLECTION_SOURCE", "value": "live"} in deployment["env"]
     assert values["runLauncher"]["type"] == "K8sRunLauncher"
     assert values["postgresql"]["enabled"] is False
+
+
+def test_readme_installs_the_chart_of_the_pinned_release_with_the_secrets_the_values_use(values):
+    readme = (ROOT / "README.md").read_text()
+    scaling = readme[readme.index("<!-- scaling:start -->") : readme.index("<!-- scaling:end -->")]
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    [dagster_pin] = re.findall(r'"dagster==([0-9.]+)"', pyproject)
+    assert f"helm upgrade --install dagster dagster/dagster --version {dagster_pin} " in scaling
+    [deployment] = values["dagster-user-deployments"]["deployments"]
+    for secret in [
+        values["global"]["postgresqlSecretName"],
+        *(s["name"] for s in deployment["envSecrets"]),
+    ]:
+        assert f"kubectl create secret generic {secret} " in scaling, secret
+    assert "--from-literal=postgresql-password=" in scaling
