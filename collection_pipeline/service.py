@@ -8,6 +8,8 @@ converges to the state an uninterrupted run would have produced.
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +24,7 @@ from collection_pipeline.domain import (
     DateWindow,
     DayCollect,
     EnrichResult,
+    LearnedRate,
     MatchOutcome,
     MatchStatus,
     NormalizedTrack,
@@ -38,7 +41,13 @@ from collection_pipeline.normalization import (
     normalize_beatport_track,
     parse_iso_date,
 )
-from collection_pipeline.storage import RawRecordIn, UnitOfWork, UnitOfWorkFactory, UpsertCounts
+from collection_pipeline.storage import (
+    DatabaseUnavailableError,
+    RawRecordIn,
+    UnitOfWork,
+    UnitOfWorkFactory,
+    UpsertCounts,
+)
 
 if TYPE_CHECKING:
     from collection_pipeline.clients import (
@@ -54,6 +63,11 @@ ASSETS = ("raw", "processed", "enrichment")
 MAX_REASON_LENGTH = 200
 
 T = TypeVar("T")
+
+RATE_SAVE_EVERY_S = 60.0
+"""How often a long enrichment saves the Spotify pacer's learned rate (and once at its end)."""
+
+log = logging.getLogger(__name__)
 
 
 def utc_now() -> datetime:
@@ -242,6 +256,8 @@ class CollectionService:
         before = self._spotify.stats.snapshot()
         now = self._clock()
         result = EnrichResult()
+        rate_memory = _RateMemory(self._uow_factory, self._spotify, self._clock)
+        rate_memory.load()
         result.total = self._read(
             lambda uow: uow.spotify.pending_count(window, self._not_found_ttl, now)
         )
@@ -281,7 +297,9 @@ class CollectionService:
                         batch.fatal,
                     ) from batch.fatal
                 after_isrc = lookups[-1].isrc
+                rate_memory.save(periodic=True)
         finally:
+            rate_memory.save()
             result.requests = self._spotify.stats.since(before)
             result.seconds = time.monotonic() - started
         return result
@@ -419,6 +437,47 @@ def _raw_record_in(track: Any, window: DateWindow) -> RawRecordIn:
     partition = parse_iso_date(fields.get("publish_date")) or window.start
     payload = dict(track) if isinstance(track, Mapping) else track
     return RawRecordIn(external_id=external_id, payload=payload, partition_date=partition)
+
+
+class _RateMemory:
+    """The Spotify pacer's learned budget, kept in the catalogue between runs.
+
+    Loaded when enrichment starts, saved every `RATE_SAVE_EVERY_S` and when it ends. Saving is
+    one attempt, never retried: losing it costs the next run a rediscovery, whereas waiting out
+    an outage for it would hold up a step that is already failing.
+    """
+
+    def __init__(
+        self,
+        uow_factory: UnitOfWorkFactory,
+        client: SpotifyAPIClient,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._uow_factory = uow_factory
+        self._client = client
+        self._clock = clock
+        self._saved: LearnedRate | None = None
+        self._saved_at = -math.inf
+
+    def load(self) -> None:
+        key = self._client.rate_key
+        learned = self._uow_factory(read_only=True).run(lambda uow: uow.pacer_rates.get(key))
+        if learned is not None and self._client.pacer.resume(learned, self._clock()):
+            self._saved = learned
+
+    def save(self, *, periodic: bool = False) -> None:
+        if periodic and time.monotonic() - self._saved_at < RATE_SAVE_EVERY_S:
+            return
+        learned = self._client.pacer.learned(self._clock())
+        if learned is None or learned == self._saved:
+            return
+        key = self._client.rate_key
+        try:
+            self._uow_factory(retry=False).run(lambda uow: uow.pacer_rates.save(key, learned))
+        except DatabaseUnavailableError as exc:
+            log.warning("Spotify's learned rate was not saved: %s", exc)
+            return
+        self._saved, self._saved_at = learned, time.monotonic()
 
 
 @dataclass

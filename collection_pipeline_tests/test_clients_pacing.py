@@ -7,6 +7,7 @@ import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -15,6 +16,7 @@ from collection_pipeline.clients.errors import RateLimitedError
 from collection_pipeline.clients.pacing import AdaptivePacer
 from collection_pipeline.clients.policy import HttpPolicy, PolicySender
 from collection_pipeline.clients.stats import RequestStats
+from collection_pipeline.domain import LearnedRate
 
 WINDOW_S = 1.0
 
@@ -135,3 +137,93 @@ def test_a_short_429_burst_unrelated_to_our_volume_does_not_cut_the_budget() -> 
     # Whereas a 429 telling us to wait until our oldest request leaves the window is a budget.
     pacer.on_response(ticket, 429, retry_after=25)
     assert pacer.budget == pytest.approx(51 * 0.97)
+
+
+# ---------------------------------------------------------------- a remembered rate
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
+
+
+def admitted_and_refused(
+    server: WindowServer, since: float, span: float = math.inf
+) -> tuple[int, int]:
+    statuses = [status for t, status in server.log if since <= t < since + span]
+    return statuses.count(200), statuses.count(429)
+
+
+def test_a_second_run_resumes_the_learned_budget_without_rediscovering_it() -> None:
+    first_server = WindowServer(limit=40, latency_s=0.01)
+    first = AdaptivePacer(window_s=WINDOW_S, initial_rate=10, probe_interval_s=0.2)
+    drive(first_server, first, seconds=3.0, workers=8)
+    learned = first.learned(NOW)
+    assert learned is not None
+    assert 0.8 * first_server.limit <= learned.budget <= 1.05 * first_server.limit
+    assert learned.window_s == WINDOW_S
+
+    second_server = WindowServer(limit=40, latency_s=0.01)
+    second = AdaptivePacer(window_s=WINDOW_S, initial_rate=10, probe_interval_s=0.2)
+    assert second.resume(learned, NOW + timedelta(hours=1))
+    started = time.monotonic()
+    drive(second_server, second, seconds=3.0, workers=8)
+
+    # From its very first window the second run sends at the limit, and it pays for no
+    # discovery: far fewer 429s than the first run, whose slow start overshot.
+    admitted_first_window, _ = admitted_and_refused(second_server, started, WINDOW_S)
+    assert admitted_first_window >= 0.9 * second_server.limit
+    _, first_refused = admitted_and_refused(first_server, 0.0)
+    _, second_refused = admitted_and_refused(second_server, started)
+    assert second_refused < first_refused
+    assert second_refused / len(second_server.log) <= 0.03
+
+
+def test_a_learned_budget_past_the_horizon_only_speeds_up_slow_start() -> None:
+    learned = LearnedRate(budget=600, window_s=30, learned_at=NOW - timedelta(days=8))
+    pacer = AdaptivePacer(window_s=30, initial_rate=5, horizon_s=7 * 24 * 3600)
+
+    assert pacer.resume(learned, NOW)
+
+    assert pacer.budget is None  # not enforced: the first 429 will measure it afresh
+    assert pacer.rate == pytest.approx(0.5 * 600 / 30)
+
+
+def test_a_learned_budget_within_the_horizon_is_enforced_from_the_first_request() -> None:
+    learned = LearnedRate(budget=600, window_s=30, learned_at=NOW - timedelta(days=6))
+    pacer = AdaptivePacer(window_s=30, initial_rate=5, catch_up=1.25)
+
+    assert pacer.resume(learned, NOW)
+
+    assert pacer.budget == 600
+    assert pacer.rate == pytest.approx(600 * 1.25 / 30)
+    assert pacer.learned(NOW) == learned  # nothing newer learned yet: saved as it was
+
+
+def test_a_budget_in_another_window_length_is_rescaled() -> None:
+    learned = LearnedRate(budget=600, window_s=30, learned_at=NOW)
+    pacer = AdaptivePacer(window_s=1.0)
+    assert pacer.resume(learned, NOW)
+    assert pacer.budget == pytest.approx(20)
+
+
+def test_resume_is_ignored_once_the_pacer_has_seen_the_server() -> None:
+    pacer = AdaptivePacer()
+    pacer.on_response(pacer.acquire(), 200, None)
+    assert not pacer.resume(LearnedRate(budget=600, window_s=30, learned_at=NOW), NOW)
+    assert pacer.budget is None
+    assert pacer.learned(NOW) is None
+
+
+def test_learned_is_the_budget_the_last_429_set_and_when() -> None:
+    now = [0.0]
+    pacer = AdaptivePacer(window_s=30, initial_rate=100, clock=lambda: now[0])
+    for _ in range(50):
+        ticket = pacer.acquire()
+        now[0] += 0.1
+        pacer.on_response(ticket, 200, None)
+    ticket = pacer.acquire()
+    now[0] += 0.1
+    pacer.on_response(ticket, 429, retry_after=25)
+    now[0] += 90.0  # the run goes on for a minute and a half without another 429
+
+    learned = pacer.learned(NOW)
+
+    assert learned == LearnedRate(50 * 0.97, 30, NOW - timedelta(seconds=90))

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from collection_pipeline.clients import (
+    AdaptivePacer,
     ApiError,
     AuthenticationError,
     HttpPolicy,
@@ -77,6 +78,8 @@ class ScriptedSpotify:
         self.answers = answers
         self.fatal_at = fatal_at
         self.stats = RequestStats()
+        self.pacer = AdaptivePacer()
+        self.rate_key = "spotify:scripted"
         self.searched: list[str] = []
 
     def search_many(self, isrcs: Sequence[str]) -> LookupBatch:

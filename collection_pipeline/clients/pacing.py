@@ -18,6 +18,13 @@ budget is. The pacer therefore:
 5. honours `Retry-After` *globally*: every worker pauses, because on Spotify requests made during a
    penalty lengthen it. A pause longer than the caller's cap fails fast instead of waiting.
 
+A pacer can *resume* from the budget a previous run learned (`resume`, `learned`): the allowed
+rate of an account changes rarely, so rediscovering it every run only costs 429s and time. A
+remembered budget younger than `horizon_s` is enforced from the first request and probed
+upward gently (constant small steps) until this run's first 429, which re-estimates it at once
+as above; an older one is not trusted: slow start begins from half its rate instead of from
+`initial_rate`, and the first 429 sets the budget.
+
 Refused requests are counted in the client-side window too: the emulator (like a strict server)
 counts them against the budget. Concurrency is bounded (`rate x latency x 2`, within
 `max_in_flight`) so the requests already on the wire when a 429 arrives, the overshoot, stay few.
@@ -31,8 +38,13 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from collection_pipeline.clients.errors import RateLimitedError
+from collection_pipeline.domain import LearnedRate
+
+STALE_START_SHARE = 0.5
+"""Share of a remembered rate older than the horizon that slow start begins from."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +70,7 @@ class AdaptivePacer:
         probe_interval_s: float = 5.0,
         probe_gain: float = 0.005,
         explain_slack_s: float = 3.0,
+        horizon_s: float = 7 * 24 * 3600.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.window_s = window_s
@@ -69,6 +82,7 @@ class AdaptivePacer:
         self._probe_interval_s = probe_interval_s
         self._probe_gain = probe_gain
         self._explain_slack_s = explain_slack_s
+        self._horizon_s = horizon_s
         self._clock = clock
         self._cond = threading.Condition()
         self._rate = initial_rate
@@ -83,6 +97,10 @@ class AdaptivePacer:
         self._last_probe = 0.0
         self._probe_step = 0
         self._last_bound = -math.inf  # when demand last had to wait for the rate or window
+        self._gentle = False  # probing a resumed budget, no 429 yet this run: constant steps
+        self._resumed: LearnedRate | None = None
+        self._learned_at: float | None = None  # clock time of the last budget-setting 429
+        self._episode_budget: float | None = None  # the budget that 429 set (before probes)
 
     # ------------------------------------------------------------------ public API
 
@@ -95,6 +113,36 @@ class AdaptivePacer:
     def budget(self) -> float | None:
         """Current estimate of the server's budget per window (None before the first 429)."""
         return self._budget
+
+    def resume(self, learned: LearnedRate, now: datetime) -> bool:
+        """Start from a budget a previous run learned; False when it was not used.
+
+        Ignored once this pacer has sent a request (what it sees itself is newer). Within the
+        horizon the budget is enforced at once; beyond it slow start begins from half its rate.
+        """
+        with self._cond:
+            if self._answered or self._in_flight or self._budget is not None:
+                return False
+            budget = learned.budget * self.window_s / learned.window_s
+            if (now - learned.learned_at).total_seconds() <= self._horizon_s:
+                self._budget = max(1.0, budget)
+                self._gentle = True
+                self._last_probe = self._clock()
+                self._set_rate_from_budget()
+            else:
+                stale_rate = STALE_START_SHARE * budget / self.window_s
+                self._rate = min(self._max_rate, max(self._rate, stale_rate))
+            self._resumed = learned
+            return True
+
+    def learned(self, now: datetime) -> LearnedRate | None:
+        """What the next run should start from: the budget the last 429 of this run set, else
+        the budget this pacer resumed from (unchanged: nothing newer was learned)."""
+        with self._cond:
+            if self._learned_at is None or self._episode_budget is None:
+                return self._resumed
+            age = timedelta(seconds=self._clock() - self._learned_at)
+            return LearnedRate(self._episode_budget, self.window_s, now - age)
 
     def acquire(self, max_wait: float = math.inf) -> Ticket:
         """Block until a request may be sent.
@@ -182,7 +230,7 @@ class AdaptivePacer:
                 growth = 2.0 ** (1.0 / max(self._rate * self._doubling_s, 1.0))
                 self._rate = min(self._max_rate, self._rate * growth)
         elif demand_bound and now - self._last_probe >= self._probe_interval_s:
-            self._probe_step += 1
+            self._probe_step = 1 if self._gentle else self._probe_step + 1
             self._last_probe = now
             self._budget *= 1.0 + self._probe_gain * self._probe_step
             self._set_rate_from_budget()
@@ -204,6 +252,9 @@ class AdaptivePacer:
         if not self._explained_by_our_window(now, in_window, retry_after):
             return  # honour the pause, keep the budget
         self._budget = max(1.0, len(in_window) * self._safety)
+        self._episode_budget = self._budget
+        self._learned_at = now
+        self._gentle = False
         self._episode_anchor = ticket.sent_at
         self._episode_known_at = now
         self._probe_step = 0
@@ -231,6 +282,7 @@ class AdaptivePacer:
             return
         if anchor - self.window_s < ticket.sent_at < anchor:
             self._budget += self._safety
+            self._episode_budget = self._budget
             self._set_rate_from_budget()
         elif ticket.sent_at >= anchor:
             self._episode_anchor = None

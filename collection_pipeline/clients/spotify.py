@@ -10,6 +10,7 @@ paced request like any other) before anything is chosen from the candidates.
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -183,6 +184,10 @@ class SpotifyAPIClient:
         self.pacer = pacer or AdaptivePacer(max_in_flight=max_concurrency)
         self.max_concurrency = max_concurrency
         self.search_limit = search_limit
+        account = hashlib.sha256(f"{self.base_url} {client_id}".encode()).hexdigest()[:16]
+        self.rate_key = f"spotify:{account}"
+        """Whose allowed rate the pacer learns: one app at one API URL (the client id is a
+        credential, so only its hash is stored)."""
         self._http = httpx.Client(
             timeout=self.policy.timeout(),
             limits=httpx.Limits(max_connections=max_concurrency + 4),

@@ -233,16 +233,26 @@ class SpotifyResource(dg.ConfigurableResource):
     retry_after_cap_s: float = _default(settings.RETRY_AFTER_CAP_S)
     match_threshold: float = _default(settings.MATCH_THRESHOLD)
     """Artist-name similarity a candidate needs (fuzzy ratio, 1 to 100)."""
+    pacer_start_rate: float = _default(settings.SPOTIFY_START_RATE)
+    """Requests/s the pacer starts from when the catalogue remembers no allowed rate."""
+    pacer_horizon_hours: float = _default(settings.SPOTIFY_RATE_HORIZON_HOURS)
+    """A remembered rate older than this is re-verified instead of enforced."""
 
     def client(self) -> SpotifyAPIClient:
-        from collection_pipeline.clients import HttpPolicy, SpotifyAPIClient
+        from collection_pipeline.clients import AdaptivePacer, HttpPolicy, SpotifyAPIClient
 
         endpoint = self.source.spotify()
+        pacer = AdaptivePacer(
+            max_in_flight=self.max_concurrency,
+            initial_rate=self.pacer_start_rate,
+            horizon_s=self.pacer_horizon_hours * 3600,
+        )
         return SpotifyAPIClient(
             endpoint.api_url,
             endpoint.token_url,
             endpoint.client_id,
             endpoint.client_secret,
+            pacer=pacer,
             max_concurrency=self.max_concurrency,
             search_limit=self.search_limit,
             policy=HttpPolicy(retry_after_cap=self.retry_after_cap_s),
@@ -356,6 +366,8 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
             max_concurrency=settings.SPOTIFY_CONCURRENCY.value_or_default(),
             retry_after_cap_s=settings.RETRY_AFTER_CAP_S.value_or_default(),
             match_threshold=settings.MATCH_THRESHOLD.value_or_default(),
+            pacer_start_rate=settings.SPOTIFY_START_RATE.value_or_default(),
+            pacer_horizon_hours=settings.SPOTIFY_RATE_HORIZON_HOURS.value_or_default(),
         ),
         "database": DatabaseResource(
             url=env_secret(settings.DATABASE_URL) or settings.database_url(),
