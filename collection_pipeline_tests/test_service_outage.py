@@ -42,6 +42,8 @@ GENRES = (5, 11)
 BATCH = 10
 PAGE_SIZE = 20
 STEPS = ("collect", "process", "enrich")
+BURST_S = 3.0
+BURST_KILLS = 30
 
 
 class Outage:
@@ -250,26 +252,31 @@ def test_a_restart_like_burst_of_terminated_connections(
     clean_digest: str,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """Every session killed again and again (connections still accepted), through all steps."""
+    """Every session killed again and again for 3 s from mid-collect (connections still
+    accepted in between), as while a server restarts or a proxy fails over."""
     db, outage = outage_db
-    stop = threading.Event()
     kills = 0
 
     def burst() -> None:
         nonlocal kills
-        while not stop.wait(0.05):
+        for _ in range(BURST_KILLS):
             outage.terminate_backends(wait=False)
             kills += 1
+            time.sleep(BURST_S / BURST_KILLS)
 
     killer = threading.Thread(target=burst, daemon=True)
-    killer.start()
-    try:
-        with pipeline_service(db, emulator, "burst") as service:
-            run_steps(service)
-    finally:
-        stop.set()
-        killer.join(10)
-    assert kills >= 5
+    collected: list[int] = []
+
+    def start_burst(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("INSERT") and not collected:
+            collected.append(1)
+            killer.start()
+
+    sa.event.listen(db.engine, "before_cursor_execute", start_burst)
+    with pipeline_service(db, emulator, "burst") as service:
+        run_steps(service)
+    killer.join(BURST_S + 10)
+    assert kills == BURST_KILLS
     retried = [record for record in caplog.records if "unreachable" in record.getMessage()]
     assert retried, "no unit of work met a killed connection: the burst tested nothing"
     assert database_digest(db) == clean_digest
