@@ -154,6 +154,7 @@ def admitted_and_refused(
 def test_a_second_run_resumes_the_learned_budget_without_rediscovering_it() -> None:
     first_server = WindowServer(limit=40, latency_s=0.01)
     first = AdaptivePacer(window_s=WINDOW_S, initial_rate=10, probe_interval_s=0.2)
+    first_started = time.monotonic()
     drive(first_server, first, seconds=3.0, workers=8)
     learned = first.learned(NOW)
     assert learned is not None
@@ -166,13 +167,12 @@ def test_a_second_run_resumes_the_learned_budget_without_rediscovering_it() -> N
     started = time.monotonic()
     drive(second_server, second, seconds=3.0, workers=8)
 
-    # From its very first window the second run sends at the limit, and it pays for no
-    # discovery: far fewer 429s than the first run, whose slow start overshot.
+    # From its very first window the second run sends at the limit, where the first run's
+    # slow start was still climbing; and it keeps 429s rare.
     admitted_first_window, _ = admitted_and_refused(second_server, started, WINDOW_S)
-    assert admitted_first_window >= 0.9 * second_server.limit
-    _, first_refused = admitted_and_refused(first_server, 0.0)
+    first_run_first_window, _ = admitted_and_refused(first_server, first_started, WINDOW_S)
+    assert admitted_first_window >= 0.9 * second_server.limit > first_run_first_window
     _, second_refused = admitted_and_refused(second_server, started)
-    assert second_refused < first_refused
     assert second_refused / len(second_server.log) <= 0.03
 
 
