@@ -28,5 +28,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("external_data") as batch:
-        batch.drop_column("payload_escaped")
+    # A plain DROP COLUMN (SQLite >= 3.35 has it): batch mode would copy and drop
+    # `external_data`, which the foreign keys of the catalogue's rows forbid once it holds data.
+    op.drop_column("external_data", "payload_escaped")
