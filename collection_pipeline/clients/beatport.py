@@ -326,17 +326,20 @@ class BeatportCrawl:
         for position, entry in enumerate(envelope.results):
             track_id = entry.get("id") if isinstance(entry, Mapping) else None
             if isinstance(track_id, int) and not isinstance(track_id, bool):
+                track_key = TrackKey.of(entry)
+                if track_key.publish_date is None:  # no day accounts for it: count it as unkeyed
+                    self._note_unkeyed(f"id:{track_id}", query)
                 if track_id in self._seen:
                     dropped += 1
                     continue
-                self._add(track_id, TrackKey.of(entry))
+                self._add(track_id, track_key)
             else:
                 key = (
                     content_key(entry)
                     if isinstance(entry, Mapping)
                     else f"entry:{query.label}:{envelope.number}:{position}"
                 )
-                self._unkeyed.setdefault(key, query)
+                self._note_unkeyed(key, query)
             tracks.append(entry)
         return BeatportPage(
             query=query,
@@ -346,6 +349,16 @@ class BeatportCrawl:
             tracks=tracks,
             duplicates_dropped=dropped,
         )
+
+    def _note_unkeyed(self, key: str, query: BeatportQuery) -> None:
+        """An entry no publish day accounts for counts towards the narrowest query it was seen in.
+
+        Re-crawls narrow a short query; an entry first seen in the wide one must then count
+        for the narrow part that holds it too, or that part stays short forever.
+        """
+        origin = self._unkeyed.get(key)
+        if origin is None or query.within(origin):
+            self._unkeyed[key] = query
 
     def _remember(self, results: Sequence[Any]) -> None:
         """Note tracks of a page whose records are not passed on (a capped query's first page)."""

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from collection_pipeline.emulator import beatport_api, control_api, spotify_api
 from collection_pipeline.emulator.catalogue import BeatportCatalogue, DriftLog, Oversized
 from collection_pipeline.emulator.config import EmulatorConfig
+from collection_pipeline.emulator.malformed import BAD_ENVELOPE_RATE, EnvelopeFaults
 from collection_pipeline.emulator.reference_data import GENRES_BY_ID
 from collection_pipeline.emulator.replies import (
     BEATPORT_INVALID_TOKEN,
@@ -90,7 +91,8 @@ class Emulator:
             oversized=_oversized(config),
             drift=DriftLog(config.effective_drift_per_block),
         )
-        self.spotify = SpotifyCatalogue(self.beatport)
+        self.spotify = SpotifyCatalogue(self.beatport, messy=config.messy)
+        self.envelope_faults = EnvelopeFaults(config.seed, BAD_ENVELOPE_RATE * config.messy)
         self.stats = Stats()
         self.beatport_tokens = TokenStore(
             config.seed, "beatport", config.beatport_token_lifetime_s, clock
@@ -111,6 +113,7 @@ class Emulator:
         if self.window is not None:
             self.window.reset()
         self.faults.reset()
+        self.envelope_faults.reset()
 
     # ---- pipeline stages ------------------------------------------------------------------
     def latency_s(self, route: str) -> float:

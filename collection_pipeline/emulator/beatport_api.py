@@ -18,6 +18,7 @@ from collection_pipeline.emulator.beatport_listing import (
     shifted_page,
 )
 from collection_pipeline.emulator.catalogue import genre_json
+from collection_pipeline.emulator.malformed import messy_envelope
 from collection_pipeline.emulator.reference_data import GENRES, GENRES_BY_ID
 from collection_pipeline.emulator.replies import (
     BEATPORT_INVALID_PAGE,
@@ -127,8 +128,9 @@ def list_tracks(emulator: Emulator, request: Request, fault: str | None) -> Repl
     if envelope is None:
         return BEATPORT_INVALID_PAGE
     if shift and page > 1:
-        return Reply(200, encode(shifted_page(listing, page, per_page, envelope)))
-    reply = Reply(200, encode(envelope))
+        shifted = shifted_page(listing, page, per_page, envelope)
+        return Reply(200, encode(messy_envelope(emulator.config, shifted)))
+    reply = Reply(200, encode(messy_envelope(emulator.config, envelope)))
     emulator.listing_cache.put(cache_key, reply)
     return reply
 

@@ -12,12 +12,13 @@ from datetime import date
 
 from collection_pipeline.emulator.codecs import MAX_TRACKS_PER_DAY
 
-PROFILES = ("default", "devmode", "ratelimited", "flaky", "penalty", "drift", "overcap")
+PROFILES = ("default", "devmode", "ratelimited", "flaky", "penalty", "drift", "overcap", "messy")
 DEFAULT_RATE_LIMIT = 150  # Spotify requests per rolling 30 s window in the `ratelimited` profile
 DRIFT_PER_BLOCK = 2  # late tracks per (publish day, genre) that `drift` publishes mid-crawl
 OVERCAP_TRACKS = 12_500  # tracks of the one over-cap genre-day in `overcap`
 OVERCAP_GENRE_ID = 6  # Techno (Peak Time / Driving): a default genre that has sub-genres
 OVERCAP_DAY = date(2024, 3, 1)
+MESSY_RECORD_RATE = 0.0015  # per kind of messy record and track in `messy` (see malformed.py)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,7 @@ class EmulatorConfig:
     overcap_genre_id: int = OVERCAP_GENRE_ID
     overcap_day: date = OVERCAP_DAY
     failing_genre_day: tuple[int, date] | None = None  # listings covering it always answer 503
+    messy_record_rate: float | None = None  # None = MESSY_RECORD_RATE in `messy`, 0 otherwise
 
     def __post_init__(self) -> None:
         if self.profile not in PROFILES:
@@ -121,6 +123,16 @@ class EmulatorConfig:
         if self.overcap_tracks is not None:
             return self.overcap_tracks
         return OVERCAP_TRACKS if self.profile == "overcap" else 0
+
+    @property
+    def effective_messy_record_rate(self) -> float:
+        if self.messy_record_rate is not None:
+            return self.messy_record_rate
+        return MESSY_RECORD_RATE if self.profile == "messy" else 0.0
+
+    @property
+    def messy(self) -> bool:
+        return self.profile == "messy"
 
     @property
     def devmode(self) -> bool:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from collection_pipeline.emulator.beatport_listing import QueryError, parse_ids, parse_slice
 from collection_pipeline.emulator.codecs import Slot
+from collection_pipeline.emulator.malformed import QUARANTINED, record_mess
 from collection_pipeline.emulator.reference_data import GENRES, GENRES_BY_ID
 from collection_pipeline.emulator.replies import Reply, json_reply
 
@@ -29,6 +30,9 @@ def reset(emulator: Emulator, request: Request, fault: str | None) -> Reply:
 
 def truth(emulator: Emulator, request: Request, fault: str | None) -> Reply:
     """Every Beatport track in the window and the Spotify id a correct matcher must choose.
+
+    `malformed` names why a record (served broken in `messy`) must be quarantined, its
+    Spotify id then being null; `quirk` names an oddity a correct pipeline processes anyway.
 
     "Every" is as of now: over-cap slots and the late tracks published so far are included.
     """
@@ -59,13 +63,18 @@ def truth(emulator: Emulator, request: Request, fault: str | None) -> Reply:
     ]
     wanted += catalogue.drift.in_window(window.first, window.last, genre_slots)
     rows = []
+    mess_rate = emulator.config.effective_messy_record_rate
     for slot in wanted:
         core = catalogue.core(slot)
+        mess = record_mess(catalogue.seed, core.id, mess_rate)
+        malformed = mess if mess in QUARANTINED else None
         rows.append(
             {
                 "beatport_id": core.id,
                 "isrc": core.isrc,
-                "spotify_track_id": emulator.spotify.truth(core.isrc),
+                "spotify_track_id": None if malformed else emulator.spotify.truth(core.isrc),
+                "malformed": malformed,
+                "quirk": None if malformed else mess,
             }
         )
     return json_reply(200, {"tracks": rows})

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 
+from collection_pipeline.emulator.malformed import bare_paging_object
 from collection_pipeline.emulator.replies import (
     Reply,
     encode,
@@ -59,6 +60,8 @@ async def token(emulator: Emulator, request: Request, fault: str | None) -> Repl
 def search(emulator: Emulator, request: Request, fault: str | None) -> Reply:
     """GET /v1/search?q=isrc:X&type=track[&limit&offset]; responses cached as bytes."""
     raw_query = request.url.query
+    if emulator.envelope_faults.strike(raw_query):
+        return Reply(200, encode(bare_paging_object(request.query_params)))
     cached = emulator.search_cache.get(raw_query)
     if cached is not None:
         return cached

@@ -9,7 +9,7 @@ null entries); the truth endpoint applies DESIGN section 6's ordering to the gen
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
@@ -29,6 +29,12 @@ from collection_pipeline.emulator.codecs import (
     slot_number,
     unit_interval,
 )
+from collection_pipeline.emulator.malformed import (
+    ITEM_DEFECTS,
+    MALFORMED_ITEM_RATE,
+    MULTI_PAGE_RATE,
+    break_item,
+)
 from collection_pipeline.emulator.reference_data import DECOY_ARTISTS, ISRC_COUNTRIES, MARKETS
 
 API = "https://api.spotify.com/v1"
@@ -47,7 +53,7 @@ class Candidate:
     """One Spotify track a search for an ISRC can return, plus what the generator knows of it."""
 
     id: str
-    role: str  # "genuine" | "decoy" | "other_isrc"
+    role: str  # "genuine" | "decoy" | "other_isrc" | "malformed"
     isrc: str
     name: str
     artists: tuple[tuple[str, str], ...]  # (spotify artist id, display name)
@@ -61,6 +67,7 @@ class Candidate:
     duration_ms: int
     popularity: int
     explicit: bool
+    defect: str | None = None  # `messy`: how the JSON of a "malformed" candidate is broken
 
 
 def pad_release_date(value: str) -> str:
@@ -97,8 +104,9 @@ def _similarity(left: str, right: str) -> float:
 class SpotifyCatalogue:
     """Search results and track objects for the ISRCs a BeatportCatalogue issues."""
 
-    def __init__(self, beatport: BeatportCatalogue) -> None:
+    def __init__(self, beatport: BeatportCatalogue, *, messy: bool = False) -> None:
         self.beatport = beatport
+        self.messy = messy
         self.seed = beatport.seed
         self.items_for_isrc = lru_cache(maxsize=20_000)(self._items_for_isrc)
         self._artist_id = lru_cache(maxsize=4096)(self._spotify_artist_id)
@@ -169,7 +177,36 @@ class SpotifyCatalogue:
         rng.shuffle(items)
         if items and rng.random() < NULL_ITEM_RATE:
             items.insert(rng.randrange(len(items) + 1), None)
+        if self.messy:
+            self._add_mess(music, number, items, first_date)
         return tuple(items)
+
+    def _add_mess(
+        self, music: Music, number: int, items: list[Candidate | None], first: date
+    ) -> None:
+        """`messy`: more results than one page for some ISRCs, a malformed item for others.
+
+        A generator of its own, so every other profile's answers stay exactly as they were.
+        """
+        rng = rng_for(self.seed, "spotify-messy", music.origin)
+        genuine = [c for c in items if c is not None and c.role == "genuine"]
+        position = sum(1 for c in items if c is not None)
+        if genuine and rng.random() < MULTI_PAGE_RATE:
+            for _ in range(rng.randint(8, 20)):
+                items.append(self._genuine(rng, music, number, position, 1, first))
+                position += 1
+        if genuine and rng.random() < MALFORMED_ITEM_RATE:
+            template = rng.choice(genuine)
+            items.append(
+                replace(
+                    template,
+                    id=encode_spotify_id(self.seed, KIND_TRACK, number, position),
+                    album_id=encode_spotify_id(self.seed, KIND_ALBUM, number, position),
+                    role="malformed",
+                    defect=rng.choice(ITEM_DEFECTS),
+                )
+            )
+        rng.shuffle(items)
 
     def _spotify_artist_id(self, beatport_artist_id: int) -> str:
         return encode_spotify_id(self.seed, KIND_ARTIST, beatport_artist_id, 0)
@@ -330,7 +367,7 @@ class SpotifyCatalogue:
         if devmode:
             del document["popularity"], document["available_markets"]
             del album["available_markets"]
-        return document
+        return break_item(document, candidate.defect) if candidate.defect else document
 
     def search_json(
         self, query: str, isrc: str | None, limit: int, offset: int, devmode: bool
