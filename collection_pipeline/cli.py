@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import sys
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
@@ -188,8 +187,12 @@ def dev(extra: Sequence[str]) -> int:
     home = _home_or_none()
     if home is None:
         return 2
-    command = ["dagster", "dev", "-m", "collection_pipeline.definitions", *extra]
-    executable = shutil.which("dagster", path=str(Path(sys.executable).parent)) or "dagster"
+    # `dagster dev` warns that `dg dev` supersedes it; `dg` is not in the core install, and for
+    # a module target both run the same dev server, so the warning is only noise here.
+    quiet = "ignore:Function `dev_command` is superseded:FutureWarning"
+    command = [sys.executable, "-W", quiet, "-m", "dagster", "dev"]
+    command += ["-m", "collection_pipeline.definitions", *extra]
+    executable = sys.executable
     print(f"DAGSTER_HOME {home}", flush=True)
     os.chdir(home)  # dagster dev expects the instance's dagster.yaml in its working directory
     os.execv(executable, command)
