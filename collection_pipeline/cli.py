@@ -13,15 +13,21 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import time
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
 
 from collection_pipeline import settings
 from collection_pipeline.instance_defaults import seed_instance_home
+
+if TYPE_CHECKING:
+    from collection_pipeline.console import RunMonitor
+    from collection_pipeline.domain import WindowReport
 
 ASSET_KEYS = ("raw_beatport_tracks", "processed_tracks", "spotify_enrichments")
 
@@ -87,62 +93,12 @@ def _check_range(start: date, end: date) -> str | None:
     return None
 
 
-def _value(metadata: dict[str, Any], key: str) -> Any:
-    entry = metadata.get(key)
-    return getattr(entry, "value", entry)
+def run(start: date, end: date, assets: Sequence[str], *, verbose: bool = False) -> int:
+    """Materialize `assets` for the inclusive day range in one run on the persistent instance.
 
-
-def summarize(metadata_by_asset: dict[str, dict[str, Any]]) -> list[str]:
-    """A few lines saying what was collected, processed and matched (day figures summed)."""
-    from collection_pipeline.domain import OutcomeCounts
-
-    lines = []
-    raw = metadata_by_asset.get("raw_beatport_tracks")
-    if raw is not None:
-        lines.append(
-            f"Collected  {_value(raw, 'received')} Beatport tracks "
-            f"(API count {_value(raw, 'api_count')}; new {_value(raw, 'new')}, changed "
-            f"{_value(raw, 'changed')}, unchanged {_value(raw, 'unchanged')})"
-        )
-    processed = metadata_by_asset.get("processed_tracks")
-    if processed is not None:
-        lines.append(
-            f"Processed  {_value(processed, 'processed')} raw records into the catalogue "
-            f"({_value(processed, 'quarantined')} quarantined); "
-            f"{_value(processed, 'dagster/row_count')} tracks in the range"
-        )
-    enriched = metadata_by_asset.get("spotify_enrichments")
-    if enriched is not None:
-        outcomes = OutcomeCounts(
-            tracks_with_isrc=0,
-            found=_value(enriched, "found") or 0,
-            not_found=_value(enriched, "not_found") or 0,
-            error=_value(enriched, "error") or 0,
-            pending=_value(enriched, "pending") or 0,
-        )
-        rate = "n/a" if outcomes.match_rate is None else f"{outcomes.match_rate:.0%}"
-        lines.append(
-            f"Matched    {outcomes.found} tracks on Spotify, {outcomes.not_found} not found, "
-            f"{outcomes.error} errors (match rate {rate})"
-        )
-    return lines
-
-
-def _sum_days(events: Sequence[Any]) -> dict[str, dict[str, Any]]:
-    """Each asset's integer day figures added up over the days of the run."""
-    totals: dict[str, dict[str, Any]] = {}
-    for event in events:
-        materialization = event.step_materialization_data.materialization
-        asset = totals.setdefault(materialization.asset_key.to_user_string(), {})
-        for key, entry in materialization.metadata.items():
-            value = getattr(entry, "value", entry)
-            if isinstance(value, int) and not isinstance(value, bool):
-                asset[key] = asset.get(key, 0) + value
-    return totals
-
-
-def run(start: date, end: date, assets: Sequence[str]) -> int:
-    """Materialize `assets` for the inclusive day range in one run on the persistent instance."""
+    Exit status: 0 when the run succeeded, 1 when it failed, 2 when it was not started
+    (configuration, range), 130 when it was interrupted.
+    """
     home = _home_or_none()
     if home is None or not _preflight(home, _apis(assets)):
         return 2
@@ -152,34 +108,85 @@ def run(start: date, end: date, assets: Sequence[str]) -> int:
         return 2
     import dagster as dg
 
-    from collection_pipeline.definitions import defs
+    from collection_pipeline.console import RunMonitor
     from collection_pipeline.defs.automation import JOB_NAME
-    from collection_pipeline.defs.partitions import range_tags
+    from collection_pipeline.launcher import Launcher
+    from collection_pipeline.run_worker import worker_command
 
-    job = defs.resolve_job_def(JOB_NAME)
+    days = f"{start}..{end}"
+    run_id = str(uuid.uuid4())
     print(f"DAGSTER_HOME {home}")
     print(f"Catalogue    {_display_url(settings.database_url())}")
-    print(f"Source       {settings.source_mode()}; publish days {start}..{end}")
+    print(f"Run          {run_id} ({JOB_NAME}, publish days {days}, {settings.source_mode()})")
+    started = time.monotonic()
     with dg.DagsterInstance.get() as instance:
-        result = job.execute_in_process(
-            instance=instance,
-            asset_selection=[dg.AssetKey(key) for key in assets],
-            tags=range_tags(start, end),
-            raise_on_error=False,
-        )
-    metadata = _sum_days(result.get_asset_materialization_events())
-    failed_checks = [
-        f"{e.asset_key.to_user_string()}:{e.check_name}"
-        for e in result.get_asset_check_evaluations()
-        if not e.passed
-    ]
+        monitor = RunMonitor(show=not verbose)
+        command = worker_command(run_id, start, end, assets, verbose=verbose)
+        outcome = Launcher(instance, run_id, command, monitor).run()
+        dagster_run = instance.get_run_by_id(run_id)
+        status = dagster_run.status.value if dagster_run is not None else "NOT STARTED"
+    seconds = time.monotonic() - started
+    resume = f"collection-pipeline run --start {start} --end {end}"
+    if outcome.forced:
+        print(f"\ninterrupted: run {run_id} stopped at once ({status}); resume with: {resume}")
+        return 130
     print()
-    print("\n".join(summarize(metadata)))
-    if failed_checks:
-        print(f"Checks     failed: {', '.join(failed_checks)}")
-    print(f"Run        {result.run_id} {'succeeded' if result.success else 'FAILED'}")
-    print("Browse it  collection-pipeline dev   (then open http://127.0.0.1:3000)")
-    return 0 if result.success else 1
+    for line in _summary(start, end, monitor):
+        print(line)
+    print(f"Run          {run_id} {_status_word(status)} in {seconds:.1f} s")
+    for step, cause in monitor.facts.failures:
+        print(f"Failed       {step}: {cause}")
+    if outcome.interrupted:
+        step = monitor.facts.last_phase or monitor.facts.last_step or "start-up"
+        print(f"interrupted: during {step}; committed pages and batches are kept")
+        print(f"Resume       {resume}   (finished work is not fetched again)")
+        return 130
+    if status != "SUCCESS":
+        print(
+            f"More         collection-pipeline dev, then http://127.0.0.1:3000/runs/{run_id} "
+            "(every event and log line), or run again with --verbose"
+        )
+        return 1
+    print("Browse it    collection-pipeline dev   (then open http://127.0.0.1:3000)")
+    return 0
+
+
+def _status_word(status: str) -> str:
+    return {"SUCCESS": "succeeded", "FAILURE": "FAILED", "CANCELED": "CANCELED"}.get(status, status)
+
+
+def _summary(start: date, end: date, monitor: RunMonitor) -> list[str]:
+    """The range's catalogue figures and the run's checks."""
+    from collection_pipeline.console import catalogue_lines, checks_line
+
+    lines = []
+    report = _range_report(start, end)
+    if report is not None:
+        lines += catalogue_lines(report, f"{start}..{end}")
+    checks = checks_line(monitor.facts)
+    return lines + ([checks] if checks else [])
+
+
+def _range_report(start: date, end: date) -> WindowReport | None:
+    """The catalogue's state for the range, or None when it cannot be read (no schema yet)."""
+    import sqlalchemy.exc
+
+    from collection_pipeline.domain import DateWindow
+    from collection_pipeline.service import CollectionService
+    from collection_pipeline.storage import Database, OutagePolicy
+
+    database = Database(settings.database_url(), outage=OutagePolicy(deadline_s=5.0))
+    service = CollectionService(
+        database.unit_of_work,
+        run_id="collection-pipeline-summary",
+        not_found_ttl=timedelta(days=settings.not_found_ttl_days()),
+    )
+    try:
+        return service.report(DateWindow(start, end + timedelta(days=1)))
+    except sqlalchemy.exc.SQLAlchemyError:
+        return None
+    finally:
+        database.dispose()
 
 
 def dev(extra: Sequence[str]) -> int:
@@ -238,6 +245,9 @@ def _parser() -> argparse.ArgumentParser:
         choices=ASSET_KEYS,
         help="materialize only these assets (repeatable; default: all three)",
     )
+    run_parser.add_argument(
+        "--verbose", action="store_true", help="show Dagster's events instead of progress lines"
+    )
     commands.add_parser(
         "dev",
         add_help=False,  # every further option (-h HOST, -p PORT, ...) goes to `dagster dev`
@@ -256,7 +266,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "migrate":
         return migrate()
     start = args.start or _yesterday()
-    return run(start, args.end or start, args.assets or ASSET_KEYS)
+    return run(start, args.end or start, args.assets or ASSET_KEYS, verbose=args.verbose)
 
 
 if __name__ == "__main__":

@@ -54,8 +54,10 @@ def test_run_without_dagster_home_uses_a_persistent_home_in_the_project(tmp_path
         timeout=240,
     )
     assert completed.returncode == 0, completed.stderr[-3000:]
-    assert "Collected  8 Beatport tracks" in completed.stdout
-    assert "Matched" in completed.stdout
+    assert (
+        "Raw        8 Beatport records for 2024-01-01..2024-01-02: 8 processed" in completed.stdout
+    )
+    assert "succeeded" in completed.stdout
 
     home = project / ".collection" / "dagster_home"
     assert (home / "dagster.yaml").read_text() == (ROOT / "dagster.yaml").read_text()
@@ -85,3 +87,84 @@ def test_existing_dagster_home_keeps_its_own_dagster_yaml(monkeypatch, tmp_path)
     monkeypatch.setenv("DAGSTER_HOME", str(home))
     assert cli.ensure_dagster_home() == home.resolve()
     assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
+
+
+def _live_env(base_url: str, home: Path, **overrides: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COLLECTION_", "BEATPORT_"))}
+    env.update(
+        DAGSTER_HOME=str(home),
+        COLLECTION_SOURCE="live",
+        COLLECTION_GENRE_IDS="5",
+        BEATPORT_API_URL=f"{base_url}/v4",
+        BEATPORT_ACCESS_TOKEN="token",
+        SPOTIFY_API_URL=f"{base_url}/v1",
+        SPOTIFY_TOKEN_URL=f"{base_url}/api/token",
+        SPOTIFY_CLIENT_ID="id",
+        SPOTIFY_CLIENT_SECRET="secret",
+    )
+    env.update(overrides)
+    return env
+
+
+def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "collection_pipeline.cli", "run", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+
+
+def test_quiet_run_shows_a_line_per_step_and_a_summary_that_adds_up(tmp_path, emulator_url):
+    env = _live_env(emulator_url(), tmp_path / "home")
+    completed = _cli(env, "--start", "2024-01-01", "--end", "2024-01-03")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    out = completed.stdout
+    assert "DEBUG" not in out + completed.stderr
+    assert "RUN_START" not in out + completed.stderr
+    step_lines = [line for line in out.splitlines() if " done " in line]
+    assert [line.split()[0] for line in step_lines] == [
+        "raw_beatport_tracks",
+        "processed_tracks",
+        "spotify_enrichments",
+    ]
+    (tracks_line,) = [line for line in out.splitlines() if line.startswith("Tracks ")]
+    # "Tracks     60 = 47 found on Spotify + 8 not found + 0 errors + 0 not looked up yet + 5 ..."
+    numbers = [int(word) for word in tracks_line.replace("=", " ").split() if word.isdigit()]
+    total, parts = numbers[0], numbers[1:]
+    assert total == 60
+    assert sum(parts) == total
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'home' / 'catalogue.db'}")
+    with engine.connect() as conn:
+        assert conn.execute(sa.text("SELECT count(*) FROM tracks")).scalar_one() == total
+    engine.dispose()
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path / "home"))) as instance:
+        (run,) = instance.get_runs()
+        assert run.job_name == "daily_collection"
+        assert run.tags["collection/days"] == "2024-01-01..2024-01-03"
+
+
+def test_verbose_run_shows_dagster_events(tmp_path, emulator_url):
+    env = _live_env(emulator_url(), tmp_path / "home")
+    completed = _cli(env, "--start", "2024-01-01", "--asset", "raw_beatport_tracks", "--verbose")
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert "STEP_START" in completed.stderr
+    assert "Raw        20 Beatport records" in completed.stdout
+
+
+def test_a_failed_run_names_the_step_and_the_root_cause_last(tmp_path, emulator_url):
+    base_url = emulator_url(credentials={"spotify_client_secret": "the-right-one"})
+    env = _live_env(base_url, tmp_path / "home", SPOTIFY_CLIENT_SECRET="a-wrong-one")
+    completed = _cli(env, "--start", "2024-01-01")
+    assert completed.returncode == 1
+    last = completed.stdout.strip().splitlines()[-3:]
+    assert last[0].startswith("Run ")
+    assert last[0].split()[2] == "FAILED"
+    assert last[1].startswith("Failed       spotify_enrichments: ")
+    assert "SPOTIFY_CLIENT_SECRET" in last[1] or "credentials" in last[1].lower()
+    assert last[2].startswith(
+        "More         collection-pipeline dev, then http://127.0.0.1:3000/runs/"
+    )
+    assert "a-wrong-one" not in completed.stdout + completed.stderr
+    assert "Traceback" not in completed.stdout + completed.stderr

@@ -15,6 +15,7 @@ import dagster as dg
 from collection_pipeline.clients.errors import ApiError
 from collection_pipeline.defs.checks import CHECK_SPECS, ENRICHMENT, PROCESSED, RAW
 from collection_pipeline.defs.days import DaysStep, Event
+from collection_pipeline.defs.interrupts import interrupts_are_final
 from collection_pipeline.defs.metadata import ENRICHMENT_TABLE, PROCESSED_TABLE, RAW_TABLE
 from collection_pipeline.defs.partitions import daily_partitions, window_of
 from collection_pipeline.defs.resources import (
@@ -111,6 +112,7 @@ def catalogue_days(
 ) -> Iterator[Event]:
     selected = context.selected_asset_keys
     with (
+        interrupts_are_final(),
         _non_retryable_errors_fail_fast(),
         collection_service(
             database,
