@@ -217,7 +217,7 @@ def test_wheel_cli_outside_the_checkout_uses_the_packaged_instance_defaults(imag
         cwd=elsewhere,
         env=env,
     )
-    assert "Collected  4 Beatport tracks" in ran.stdout
+    assert "Raw        4 Beatport records" in ran.stdout
     home = elsewhere / ".collection" / "dagster_home"
     packaged = (ROOT / "collection_pipeline" / "instance_defaults.yaml").read_text()
     assert (home / "dagster.yaml").read_text() == packaged
