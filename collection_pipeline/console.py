@@ -92,7 +92,7 @@ class RunMonitor:
             from rich.live import Live
 
             self._live = Live(
-                "", console=Console(file=stream), refresh_per_second=4, transient=False
+                "", console=Console(file=stream, highlight=False), refresh_per_second=4
             )
 
     def __enter__(self) -> RunMonitor:
@@ -112,10 +112,13 @@ class RunMonitor:
         if self._live is not None:
             self._live.update(self._render())
 
-    def _render(self) -> str:
+    def _render(self) -> Any:
+        """The step lines as plain rich Text: no markup or highlighting of the messages."""
+        from rich.text import Text
+
         now = time.time()
         width = self._live.console.width if self._live is not None else 120
-        return "\n".join(step.line(now, width) for step in self.steps.values())
+        return Text("\n".join(step.line(now, width) for step in self.steps.values()))
 
     def _handle(self, entry: Any) -> None:
         event = entry.dagster_event

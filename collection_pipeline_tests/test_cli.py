@@ -12,7 +12,7 @@ import dagster as dg
 import sqlalchemy as sa
 from dagster._core.instance.ref import InstanceRef
 
-from collection_pipeline import cli
+from collection_pipeline import cli, settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -168,3 +168,27 @@ def test_a_failed_run_names_the_step_and_the_root_cause_last(tmp_path, emulator_
     )
     assert "a-wrong-one" not in completed.stdout + completed.stderr
     assert "Traceback" not in completed.stdout + completed.stderr
+
+
+def test_cli_and_settings_resolve_the_same_dagster_home(monkeypatch, tmp_path):
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setattr(cli, "project_root", lambda: tmp_path)
+    expected = tmp_path / ".collection" / "dagster_home"
+    assert settings.dagster_home(tmp_path) == expected
+    assert cli.ensure_dagster_home() == expected
+    assert settings.dagster_home() == expected, "exported for every later reader"
+    assert settings.database_url() == f"sqlite:///{expected / 'catalogue.db'}"
+
+
+def test_storage_upgrade_uses_the_pipelines_default_catalogue(tmp_path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("COLLECTION_")}
+    env["DAGSTER_HOME"] = str(tmp_path / "home")
+    completed = subprocess.run(
+        [sys.executable, "-m", "collection_pipeline.storage", "upgrade"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert (tmp_path / "home" / "catalogue.db").is_file()
