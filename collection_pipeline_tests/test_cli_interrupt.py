@@ -176,6 +176,7 @@ def test_ctrl_c_mid_step_stops_in_seconds_and_a_rerun_converges(
     output, _ = process.communicate(timeout=60)
     elapsed = time.monotonic() - interrupted_at
 
+    print(f"{step} on {engine}: stopped {elapsed:.2f} s after SIGINT")
     assert elapsed < INTERRUPT_BUDGET_S, f"took {elapsed:.1f} s to stop"
     assert process.returncode == 130, output[-3000:]
     assert f"Failed       {step}: interrupted" in output, "stopped mid-step, not retried"
@@ -195,3 +196,27 @@ def test_ctrl_c_mid_step_stops_in_seconds_and_a_rerun_converges(
     clean_url = _fresh(database_url, tmp_path, "clean")
     _run_to_end(_environment(base_url, tmp_path / "clean_home", clean_url))
     assert _digest(database_url) == _digest(clean_url)
+
+
+def test_a_second_ctrl_c_stops_at_once(emulator_url, tmp_path):
+    base_url = emulator_url(latency_ms=60, route_latency_ms=LATENCY_MS["spotify_enrichments"])
+    home = tmp_path / "home"
+    env = _environment(base_url, home, f"sqlite:///{tmp_path / 'catalogue.db'}")
+    process = _start(env)
+    run_id = _run_id(process)
+    _wait_until_mid_step(base_url, "spotify_enrichments")
+    os.killpg(process.pid, signal.SIGINT)
+    time.sleep(0.2)
+    second_at = time.monotonic()
+    os.killpg(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=60)
+    elapsed = time.monotonic() - second_at
+
+    assert elapsed < 3.0, f"took {elapsed:.1f} s after the second Ctrl-C"
+    assert process.returncode == 130
+    assert "interrupted" in output  # killed at once, or the first Ctrl-C had already won
+    with _instance(home) as instance:
+        run = instance.get_run_by_id(run_id)
+        assert run is not None
+        assert run.status in (dg.DagsterRunStatus.FAILURE, dg.DagsterRunStatus.CANCELED)
+    _no_lock_left(f"sqlite:///{tmp_path / 'catalogue.db'}")
