@@ -1,4 +1,5 @@
-"""Beatport collection: the bounded concurrent crawl vs a sequential `next`-following crawl.
+"""Beatport collection: the bounded concurrent crawl vs a sequential `next`-following crawl,
+and what completeness costs in requests when the catalogue moves or a day is over the cap.
 
     python -m bench.bench_beatport [--days 30] [--genres 5,11,12,90,6,1] [--latency-ms 100]
                                    [--repetitions 3] [--concurrency 16]
@@ -6,8 +7,13 @@
 Both crawls run in this process against one standalone emulator (its own process, 100 ms page
 latency with jitter) over the same window, page size 100, in the same run. The baseline is the
 seed's loop: one request at a time, following `next` until it is null. Each crawl must return
-every track of the window (checked against the API `count`), so speed is never bought by losing
-pages. Writes bench/results/beatport.json.
+every track of the window (checked against `/_emulator/truth` after the crawl), so speed is never
+bought by losing pages.
+
+Requests per track (every Beatport request, count re-reads and splits included, over distinct
+tracks) are measured on `default` and `drift` over the same window, and on the `overcap` day
+(12,500 tracks in one genre) against an ordinary day of 6,000 tracks (1,000 per genre, the
+emulator's maximum). Writes bench/results/beatport.json.
 """
 
 from __future__ import annotations
@@ -48,12 +54,36 @@ def sequential_crawl(base_url: str, genres: list[int], start: date, end: date) -
 
 def client_crawl(
     base_url: str, genres: list[int], start: date, end: date, concurrency: int
-) -> tuple[int, int, int]:
-    """The client's crawl: (pages, distinct tracks, sum of API counts)."""
+) -> tuple[int, list[int], int]:
+    """The client's crawl: (pages, track ids, requests); exits unless it reports complete."""
     with BeatportAPIClient(f"{base_url}/v4", TOKEN, max_concurrency=concurrency) as client:
-        pages = list(client.get_tracks(genres, start, end))
-    counts = {page.query.label: page.count for page in pages}
-    return len(pages), sum(len(page.tracks) for page in pages), sum(counts.values())
+        crawl = client.crawl(genres, start, end)
+        pages = list(crawl)
+        requests = client.stats.snapshot().requests
+    if not crawl.complete:
+        raise SystemExit(f"client crawl incomplete: {crawl.outcomes}")
+    return len(pages), [track["id"] for page in pages for track in page.tracks], requests
+
+
+def check_against_truth(
+    base_url: str, genres: list[int], start: date, end: date, ids: list[int]
+) -> None:
+    """Exit unless `ids` are exactly the window's tracks as the emulator knows them now."""
+    params = {"publish_date": f"{start}:{end}", "genre_id": ",".join(map(str, genres))}
+    rows = httpx.get(f"{base_url}/_emulator/truth", params=params, timeout=300).json()["tracks"]
+    truth = {row["beatport_id"] for row in rows}
+    if len(ids) != len(set(ids)) or set(ids) != truth:
+        raise SystemExit(f"crawl vs truth: {len(set(ids))} distinct of {len(truth)} tracks")
+
+
+def requests_per_track(
+    emulator_args: tuple[str, ...], genres: list[int], start: date, end: date, concurrency: int
+) -> tuple[float, int]:
+    """(requests per distinct track, tracks) of one complete crawl on a fresh emulator."""
+    with standalone_emulator(*emulator_args) as base_url:
+        _, ids, requests = client_crawl(base_url, genres, start, end, concurrency)
+        check_against_truth(base_url, genres, start, end, ids)
+    return requests / len(ids), len(ids)
 
 
 def main() -> None:
@@ -79,17 +109,23 @@ def main() -> None:
 
         def concurrent() -> float:
             started = time.monotonic()
-            pages, tracks, expected = client_crawl(base_url, genres, START, end, args.concurrency)
+            pages, ids, requests = client_crawl(base_url, genres, START, end, args.concurrency)
             seconds = time.monotonic() - started
-            if tracks != expected:
-                raise SystemExit(f"client crawl incomplete: {tracks} of {expected} tracks")
-            checked["client_tracks"] = tracks
+            check_against_truth(base_url, genres, START, end, ids)
+            checked["client_tracks"] = len(ids)
+            checked["client_requests"] = requests
             return pages / seconds
 
         baseline = median_of(args.repetitions, sequential)
         measured = median_of(args.repetitions, concurrent)
     if checked["client_tracks"] != checked["sequential_tracks"]:
         raise SystemExit(f"crawls disagree: {checked}")
+    window = (genres, START, end, args.concurrency)
+    default_cost = checked["client_requests"] / checked["client_tracks"]
+    drift_cost, drift_tracks = requests_per_track(("--profile", "drift"), *window)
+    day = (genres, START, START, args.concurrency)
+    ordinary_cost, ordinary_tracks = requests_per_track(("--tracks-per-day", "1000"), *day)
+    overcap_cost, overcap_tracks = requests_per_track(("--profile", "overcap"), *day)
 
     figures = [
         Figure(
@@ -104,7 +140,36 @@ def main() -> None:
                 f"{checked['client_tracks']} tracks, complete vs API count; "
                 f"max_concurrency={args.concurrency}; median of {args.repetitions}"
             ),
-        )
+        ),
+        Figure(
+            benchmark="beatport",
+            figure=f"requests per track, default, {args.days} days x {len(genres)} genres",
+            value=default_cost,
+            unit="requests/track",
+            threshold=0.02,
+            higher_is_better=False,
+            detail=f"{checked['client_tracks']} tracks; pages plus one count re-read per query",
+        ),
+        Figure(
+            benchmark="beatport",
+            figure=f"requests per track, drift, {args.days} days x {len(genres)} genres",
+            value=drift_cost,
+            unit="requests/track",
+            reference=default_cost,
+            reference_name="default profile, same window",
+            detail=f"{drift_tracks} tracks incl. those published mid-crawl; complete vs truth",
+        ),
+        Figure(
+            benchmark="beatport",
+            figure=f"requests per track, overcap day ({len(genres)} genres, one > 10,000)",
+            value=overcap_cost,
+            unit="requests/track",
+            reference=ordinary_cost,
+            reference_name=f"ordinary day of {ordinary_tracks} tracks",
+            threshold=1.5,
+            higher_is_better=False,
+            detail=f"{overcap_tracks} tracks, split by genre, bpm and release date; complete",
+        ),
     ]
     print_table(figures)
     write_results("beatport", figures, vars(args))

@@ -51,8 +51,10 @@ __all__ = [
     "QueryOutcome",
 ]
 
-MAX_ROUNDS = 8
-"""Verification rounds (each re-reads every leaf's count) before short leaves are given up."""
+MAX_ROUNDS = 30
+"""Verification rounds before short leaves are given up. A round re-reads the counts of the
+leaves that changed since their last read; when none of those is short, it re-reads all the
+others, so the crawl ends only on a round in which every leaf was read and none was short."""
 PAGES_WORTH_RECRAWLING = 2
 """A short leaf of at most this many pages is re-crawled; a bigger one is halved first."""
 
@@ -127,7 +129,12 @@ class _Leaf:
     final: bool = False
     """Decided for good: no further reads (both-directions union, or an atomic failure)."""
     recrawls: int = 0
-    tail_tried_at: int | None = None
+    tailed: bool = False
+    """Its tail was fetched once; if it is short again, rows did not only append."""
+    dirty: bool = True
+    """Changed since its count was last read and found satisfied."""
+    fresh_count: int | None = None
+    """The `count` every page of its last paging reported, when they all agreed."""
 
 
 class BeatportCrawl:
@@ -154,13 +161,17 @@ class BeatportCrawl:
     def __iter__(self) -> Iterator[BeatportPage]:
         yield from self._descend([self._root])
         for _ in range(MAX_ROUNDS):
-            short = self._verify_round()
+            settled = [leaf for leaf in self._leaves if not leaf.final and not leaf.dirty]
+            short = self._verify_round([leaf for leaf in self._leaves if leaf.dirty])
             if not short:
-                break
+                short = self._verify_round(settled)
+                if not short:
+                    break
             for leaf in short:
+                leaf.dirty = True
                 yield from self._repair(leaf)
         else:
-            for leaf in self._verify_round():
+            for leaf in self._verify_round(self._leaves):
                 leaf.error = leaf.error or "still short after every verification round"
                 leaf.final = True
         self.outcomes = [self._outcome(leaf) for leaf in self._leaves]
@@ -198,15 +209,22 @@ class BeatportCrawl:
         futures = [
             self._client.submit_page(leaf.query, n, order) for n in range(2, first.total_pages + 1)
         ]
+        counts = {first.count}
+        leaf.fresh_count = None
         try:
             for future in futures:
-                yield self._page(leaf.query, future.result())
+                envelope = future.result()
+                counts.add(envelope.count)
+                yield self._page(leaf.query, envelope)
         except ApiError as exc:
             _reraise_global(exc)
             leaf.error = _describe(exc)
+            return
         finally:
             for future in futures:
                 future.cancel()
+        if len(counts) == 1:
+            leaf.fresh_count = first.count
 
     def _union(self, query: BeatportQuery) -> Iterator[BeatportPage]:
         """Both directions of `release_id` for a part at the cap that no filter splits."""
@@ -240,10 +258,10 @@ class BeatportCrawl:
 
     # ------------------------------------------------------------------ verification
 
-    def _verify_round(self) -> list[_Leaf]:
-        """Read every open leaf's count again (concurrently); the leaves that are short."""
-        open_leaves = [leaf for leaf in self._leaves if not leaf.final]
-        futures = [self._client.submit_count(leaf.query) for leaf in open_leaves]
+    def _verify_round(self, leaves: Sequence[_Leaf]) -> list[_Leaf]:
+        """Read the counts of the open ones of `leaves` again, concurrently; the short ones."""
+        open_leaves = [leaf for leaf in leaves if not leaf.final]
+        futures = [self._count_future(leaf) for leaf in open_leaves]
         short = []
         for leaf, future in zip(open_leaves, futures, strict=True):
             try:
@@ -255,9 +273,20 @@ class BeatportCrawl:
                 continue
             if leaf.count < COUNT_CAP and self._received(leaf.query) >= leaf.count:
                 leaf.error = None  # whatever failed earlier, every counted track is here
+                leaf.dirty = False
             else:
                 short.append(leaf)
         return short
+
+    def _count_future(self, leaf: _Leaf) -> Future[int]:
+        """The leaf's count now. A crawl that is a single leaf whose pages (the last requests
+        made) all reported one count needs no further read: that count is the final one."""
+        if len(self._leaves) == 1 and leaf.fresh_count is not None:
+            done: Future[int] = Future()
+            done.set_result(leaf.fresh_count)
+            leaf.fresh_count = None
+            return done
+        return self._client.submit_count(leaf.query)
 
     def _repair(self, leaf: _Leaf) -> Iterator[BeatportPage]:
         """One step towards completing a short or failed leaf."""
@@ -267,8 +296,8 @@ class BeatportCrawl:
             yield from self._split_capped(leaf.query, _Envelope(count, 1, 1, [], None))
             return
         grew = count is not None and leaf.paged_count is not None and count > leaf.paged_count
-        if not leaf.error and grew and leaf.tail_tried_at != count:
-            leaf.tail_tried_at = count
+        if not leaf.error and grew and not leaf.tailed:
+            leaf.tailed = True
             yield from self._tail(leaf)
             return
         parts = leaf.query.halves()
@@ -308,6 +337,7 @@ class BeatportCrawl:
         numbers = range(start // size + 1, math.ceil(stop / size) + 1)
         futures = [self._client.submit_page(leaf.query, n) for n in numbers]
         leaf.paged_count = stop
+        leaf.fresh_count = None
         try:
             for future in futures:
                 yield self._page(leaf.query, future.result())

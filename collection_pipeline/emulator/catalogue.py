@@ -64,6 +64,7 @@ OVERCAP_BPM_SHARE = 0.86  # alone above the cap in a 12,500-track day ...
 OVERCAP_ON_DAY_SHARE = 0.9  # ... and so is "released on the day"; together they are below it
 OVERCAP_SUB_GENRE_RATE = 0.3
 MEMO_ENTRIES = 64
+CACHED_EXTENDED = 16_000  # JSON of over-cap and late tracks (ordinary ones are memoised per block)
 
 
 @dataclass(frozen=True)
@@ -166,6 +167,7 @@ class BeatportCatalogue:
         self.drift = drift or DriftLog(0)
         self.memo: OrderedDict[object, object] = OrderedDict()  # listing plans, see remember()
         self.facets = lru_cache(maxsize=CACHED_TRACKS)(self._facets)
+        self.extended_track = lru_cache(maxsize=CACHED_EXTENDED)(self.track)
         self.people = PeoplePool(seed)
         # bounded by tracks, not blocks: a block holds `tracks_per_day` full JSON documents
         self.core = lru_cache(maxsize=CACHED_TRACKS)(self._core)
@@ -397,7 +399,7 @@ class BeatportCatalogue:
     def track_at(self, slot: Slot) -> dict[str, Any]:
         """Any slot's track: ordinary ones from the block memo, extended ones built on demand."""
         if self.is_extended(slot):
-            return self.track(slot)
+            return self.extended_track(slot)
         return self.block(slot.day, slot.genre_slot)[slot.index]
 
     def track(self, slot: Slot) -> dict[str, Any]:
