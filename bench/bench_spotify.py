@@ -36,7 +36,7 @@ import httpx
 
 from bench.common import Figure, print_table, standalone_emulator, write_results
 from collection_pipeline.clients import SpotifyAPIClient
-from collection_pipeline.clients.spotify import SpotifyCandidate
+from collection_pipeline.clients.spotify import SearchAnswer
 from collection_pipeline.domain import DateWindow
 from collection_pipeline.service import CollectionService
 from collection_pipeline_tests.test_service_support import migrated_database, real_service
@@ -111,21 +111,51 @@ def enrichment_rate(fast_url: str, slow_url: str, window: DateWindow) -> float:
     return result.processed / seconds
 
 
+def paging_cost(window: DateWindow) -> dict[str, float]:
+    """Search requests per distinct ISRC when answers are paged (`messy` profile, no latency).
+
+    The catalogue is collected and processed first; the emulator's statistics are reset, then
+    one enrichment runs with a fresh client, and its search requests (every page, failed
+    answers included) are divided by the distinct ISRCs it looked up.
+    """
+    with (
+        standalone_emulator("--profile", "messy") as base_url,
+        tempfile.TemporaryDirectory() as tmp,
+        migrated_database(f"sqlite:///{tmp}/c.db") as db,
+    ):
+        with real_service(db, base_url, "bench-prepare") as service:
+            service.collect_beatport_tracks_raw(window, [int(g) for g in GENRES.split(",")])
+            service.process_unprocessed_beatport_tracks(window)
+        httpx.post(f"{base_url}/_emulator/reset")
+        with make_client(base_url) as client:
+            service = CollectionService(db.unit_of_work, run_id="bench-paging", spotify=client)
+            result = service.enrich_tracks_with_spotify_data(window)
+        stats = httpx.get(f"{base_url}/_emulator/stats").json()["requests"]
+    searches = sum(stats.get("spotify.search", {}).values())
+    return {
+        "requests_per_isrc": searches / result.isrcs_searched,
+        "isrcs": result.isrcs_searched,
+        "searches": searches,
+        "extra_pages": result.search_pages - (result.isrcs_searched - result.errors),
+        "errors": result.errors,
+    }
+
+
 def limited_run(base_url: str, isrcs: list[str], warmup_s: float) -> dict[str, float]:
     """One paced run against the rolling-window limit; steady state measured after warm-up."""
     httpx.post(f"{base_url}/_emulator/reset")
     completions: list[float] = []
     lock = threading.Lock()
     with make_client(base_url) as client:
-        original = client.search_tracks_by_isrc
+        original = client.search_isrc
 
-        def timed(isrc: str) -> list[SpotifyCandidate]:
+        def timed(isrc: str) -> SearchAnswer:
             found = original(isrc)
             with lock:
                 completions.append(time.monotonic())
             return found
 
-        client.search_tracks_by_isrc = timed  # type: ignore[method-assign]
+        client.search_isrc = timed  # type: ignore[method-assign]
         started = time.monotonic()
         at_warmup: list = []
         timer = threading.Timer(warmup_s, lambda: at_warmup.append(client.stats.snapshot()))
@@ -179,6 +209,9 @@ def main() -> None:
                 f"enrichment {enrich_rates[-1]:.1f} tracks/s"
             )
 
+    paging = paging_cost(window)
+    print("paging:", paging)
+
     limited_args = ("--profile", "ratelimited", "--rate-limit", str(args.rate_limit))
     with standalone_emulator(*latency, *limited_args) as base_url:
         runs = []
@@ -210,6 +243,19 @@ def main() -> None:
             reference_name="seed loop, one request per track",
             threshold=15.0,
             detail=f"{args.enrich_days} days x 6 genres, matching and writes included; {reps}",
+        ),
+        Figure(
+            benchmark="spotify",
+            figure="search requests per distinct ISRC, messy profile (paged answers)",
+            value=paging["requests_per_isrc"],
+            unit="requests/ISRC",
+            threshold=1.05,
+            higher_is_better=False,
+            detail=(
+                f"{paging['searches']:.0f} searches for {paging['isrcs']:.0f} ISRCs: "
+                f"{paging['extra_pages']:.0f} later pages, {paging['errors']:.0f} malformed "
+                f"answers (error outcomes, retried later); {args.enrich_days} days x 6 genres"
+            ),
         ),
         Figure(
             benchmark="spotify",

@@ -196,6 +196,25 @@ class Accuracy:
         )
 
 
+def count_duplicate_rows(db: Database) -> int:
+    """Rows that repeat a provider identity in any table (a correct catalogue has none)."""
+    with db.engine.connect() as conn:
+        return sum(
+            conn.execute(
+                sa.text(f"SELECT COUNT(*) - COUNT(DISTINCT {key}) FROM {table}")
+            ).scalar_one()
+            for table, key in (
+                ("tracks", "beatport_id"),
+                ("artists", "beatport_id"),
+                ("releases", "beatport_id"),
+                ("labels", "beatport_id"),
+                ("genres", "beatport_id"),
+                ("spotify_track_matches", "track_id"),
+                ("external_data", "provider || ':' || entity_type || ':' || external_id"),
+            )
+        )
+
+
 def score_against_truth(
     db: Database, base_url: str, window: DateWindow, genre_ids: Sequence[int] = DEFAULT_GENRES
 ) -> Accuracy:
@@ -222,20 +241,7 @@ def score_against_truth(
                 )
             ).all()
         )
-        duplicates = sum(
-            conn.execute(
-                sa.text(f"SELECT COUNT(*) - COUNT(DISTINCT {key}) FROM {table}")
-            ).scalar_one()
-            for table, key in (
-                ("tracks", "beatport_id"),
-                ("artists", "beatport_id"),
-                ("releases", "beatport_id"),
-                ("labels", "beatport_id"),
-                ("genres", "beatport_id"),
-                ("spotify_track_matches", "track_id"),
-                ("external_data", "provider || ':' || entity_type || ':' || external_id"),
-            )
-        )
+    duplicates = count_duplicate_rows(db)
     found = {bp: sp for bp, sp in matches.items() if bp in truth}
     return Accuracy(
         truth_tracks=len(truth),

@@ -30,7 +30,7 @@ SUFFIX_RATE = 0.04
 SUFFIXES = (" (UK)", " (US)", " (DE)", " (2)", " (NL)", " (3)")
 BAD_DATE_FORMS = ("{d}/{m}/{y}", "{y}-{m}-{d}T00:00:00", "{y}-13-{d}", "{y}-02-30", "unknown")
 
-MULTI_PAGE_RATE = 0.04
+MULTI_PAGE_RATE = 0.03
 """ISRCs whose search has more than 10 results (extra compilations): paging is needed."""
 MALFORMED_ITEM_RATE = 0.03
 """ISRCs whose search answer carries one malformed item beside the good ones."""

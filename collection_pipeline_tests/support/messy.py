@@ -40,6 +40,9 @@ class MessyScore:
 
     good: int = 0
     processed: int = 0
+    raw_missing: int = 0
+    """Tracks of the truth with no raw record (records without an id are scored by count)."""
+    truth_tracks: int = 0
     malformed: Counter[str] = field(default_factory=Counter)
     quarantined: Counter[str] = field(default_factory=Counter)
     quirks: Counter[str] = field(default_factory=Counter)
@@ -55,6 +58,10 @@ class MessyScore:
     @property
     def recall(self) -> float:
         return self.correct / self.expected_matches if self.expected_matches else 1.0
+
+    @property
+    def completeness(self) -> float:
+        return 1 - self.raw_missing / self.truth_tracks if self.truth_tracks else 1.0
 
     @property
     def quarantine_share(self) -> float:
@@ -82,7 +89,7 @@ def score_messy(
             for external_id, error, escaped in conn.execute(
                 sa.text(
                     "SELECT external_id, processing_error, payload_escaped FROM external_data "
-                    "WHERE provider = 'beatport' AND processed_at IS NOT NULL"
+                    "WHERE provider = 'beatport'"
                 )
             )
         }
@@ -95,9 +102,11 @@ def score_messy(
                 )
             ).all()
         )
-    score = MessyScore()
+    score = MessyScore(truth_tracks=len(truth))
     for row in truth:
         beatport_id, kind = row["beatport_id"], row["malformed"]
+        if kind not in UNKEYED_KINDS and str(beatport_id) not in raw:
+            score.raw_missing += 1
         if kind is not None:
             score.malformed[kind] += 1
             if kind not in UNKEYED_KINDS:
@@ -132,6 +141,7 @@ def _score_unkeyed(score: MessyScore, raw: dict[str, tuple[str | None, bool]]) -
         if stored == expected:
             score.quarantined[kind] += served
         else:
+            score.raw_missing += max(0, expected - stored)
             score.problems.append(f"{kind}: {served} served, {stored} unkeyed rows quarantined")
 
 
