@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import socket
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import sqlalchemy as sa
 
 from collection_pipeline.definitions import build_definitions
+from collection_pipeline.storage import Database
 from collection_pipeline_tests.support.dagster_runs import (
     bound_resources,
     live_source,
@@ -17,14 +19,18 @@ from collection_pipeline_tests.support.dagster_runs import (
 
 
 def test_daily_schedule_requests_yesterdays_partition_of_all_three_assets(tmp_path):
-    defs = build_definitions(
-        bound_resources(live_source("http://unused"), f"sqlite:///{tmp_path}/c.db")
-    )
+    url = f"sqlite:///{tmp_path}/c.db"
+    Database(url).upgrade()
+    resources = bound_resources(live_source("http://unused"), url)
+    defs = build_definitions(resources)
     schedule = defs.get_schedule_def("daily_collection_schedule")
-    context = dg.build_schedule_context(
-        scheduled_execution_time=datetime(2024, 3, 10, 2, 30, tzinfo=UTC)
-    )
-    requests = schedule.evaluate_tick(context).run_requests
+    tick_at = datetime(2024, 3, 10, 2, 30, tzinfo=UTC)
+    with dg.build_schedule_context(
+        scheduled_execution_time=tick_at,
+        resources=resources,
+        repository_def=defs.get_repository_def(),
+    ) as ctx:
+        requests = schedule.evaluate_tick(ctx).run_requests
     assert [r.partition_key for r in requests] == ["2024-03-09"]
     job = defs.resolve_job_def(schedule.job_name)
     assert job.asset_layer.executable_asset_keys == {
@@ -124,3 +130,34 @@ def test_automation_sensor_ships_running():
 
     sensor = defs.get_sensor_def("collection_automation")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
+
+
+def closed_port_url() -> str:
+    """A PostgreSQL URL nothing listens on: every connection is refused, like a server down."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"postgresql+psycopg2://collector:s3cret@127.0.0.1:{port}/catalogue"
+
+
+def test_schedule_and_sensor_start_no_run_while_the_database_is_unreachable():
+    resources = bound_resources(live_source("http://unused"), closed_port_url())
+    defs = build_definitions(resources)
+    schedule = defs.get_schedule_def("daily_collection_schedule")
+    sensor = defs.get_sensor_def("spotify_recheck_sensor")
+    tick_at = datetime(2024, 3, 10, 2, 30, tzinfo=UTC)
+
+    with dg.build_schedule_context(scheduled_execution_time=tick_at, resources=resources) as ctx:
+        scheduled = schedule.evaluate_tick(ctx)
+    with dg.build_sensor_context(cursor='{"2024-02-01": "x"}', resources=resources) as context:
+        sensed = sensor(context)
+
+    assert scheduled.run_requests == []
+    assert sensed.run_requests == []
+    assert sensed.cursor == '{"2024-02-01": "x"}'  # a skipped tick forgets nothing
+    for reason in (scheduled.skip_message, sensed.skip_reason.skip_message):
+        assert reason.startswith("no run started: catalogue database postgresql+psycopg2://")
+        assert "unreachable: " in reason
+        assert "Connection refused" in reason
+        assert "s3cret" not in reason
+        assert "\n" not in reason

@@ -34,13 +34,32 @@ spotify_recheck_job = dg.define_asset_job(
     description="Search Spotify again for expired not-found and errored lookups.",
 )
 
-daily_collection_schedule = dg.build_schedule_from_partitioned_job(
-    daily_collection_job,
-    hour_of_day=2,
-    minute_of_hour=30,
+
+def _unreachable(database: DatabaseResource) -> dg.SkipReason | None:
+    """A tick starts no run while the catalogue is unreachable: the run would only fail."""
+    reason = database.unreachable_reason()
+    return dg.SkipReason(f"no run started: {reason}") if reason else None
+
+
+@dg.schedule(
+    name="daily_collection_schedule",
+    job=daily_collection_job,
+    cron_schedule="30 2 * * *",
+    execution_timezone="UTC",
     description="Every day at 02:30 UTC, collect yesterday's publish day end to end.",
 )
-"""A daily partition ends at midnight UTC, so each tick requests the day that just ended."""
+def daily_collection_schedule(
+    context: dg.ScheduleEvaluationContext, database: DatabaseResource
+) -> dg.RunRequest | dg.SkipReason:
+    """A daily partition ends at midnight UTC, so each tick requests the day that just ended."""
+    skip = _unreachable(database)
+    if skip is not None:
+        return skip
+    key = partition_key(context.scheduled_execution_time.date() - timedelta(days=1))
+    if not daily_partitions.has_partition_key(key):
+        return dg.SkipReason(f"{key} is not a partition (before the first publish day)")
+    return dg.RunRequest(run_key=key, partition_key=key)
+
 
 RECHECK_COOLDOWN = timedelta(hours=6)
 """How long after requesting a partition the sensor waits before requesting it again, so a
@@ -61,6 +80,9 @@ def _load_cursor(cursor: str | None) -> dict[str, str]:
 def spotify_recheck_sensor(
     context: dg.SensorEvaluationContext, database: DatabaseResource
 ) -> dg.SensorResult:
+    skip = _unreachable(database)
+    if skip is not None:
+        return dg.SensorResult(cursor=context.cursor, skip_reason=skip)
     now = datetime.now(UTC)
     requested = _load_cursor(context.cursor)
     with collection_service(database, run_id="recheck-sensor") as service:

@@ -267,7 +267,9 @@ class DatabaseResource(dg.ConfigurableResource):
     URL is connected to: each problem becomes one line of one `ConfigurationError`, the same
     line the CLI's preflight prints. A run brings the schema to head (a read-only revision
     check when it is there already); a sensor tick only reads, and refuses a schema that is
-    not at head instead of migrating it.
+    not at head instead of migrating it. A database that is merely unreachable (an outage) is
+    no configuration problem: a step waits it out up to `outage_deadline_s`, and a tick gets
+    the resource anyway and skips, naming the outage (`unreachable_reason`).
     """
 
     url: str
@@ -291,14 +293,16 @@ class DatabaseResource(dg.ConfigurableResource):
                 problems = [str(exc)]
         if not problems:
             unreachable = preflight.database_problem(self.url)
-            if unreachable:
+            if unreachable and not _in_an_outage(self.url):
                 problems.append(unreachable)
         if problems:
             raise ConfigurationError(problems)
         database = Database(self.url, outage=OutagePolicy(self.outage_deadline_s))
         if context.dagster_run is not None:
             database.upgrade()
-        elif database.current_revision() != database.head_revision():
+        elif database.unreachable_reason() is None and (
+            database.current_revision() != database.head_revision()
+        ):
             database.dispose()
             raise ConfigurationError(
                 [
@@ -322,6 +326,28 @@ class DatabaseResource(dg.ConfigurableResource):
     @property
     def not_found_ttl(self) -> timedelta:
         return timedelta(days=self.not_found_ttl_days)
+
+    def unreachable_reason(self) -> str | None:
+        """One line when the catalogue database is unreachable right now, else None."""
+        return self.database.unreachable_reason()
+
+
+def _in_an_outage(url: str) -> bool:
+    """Is the database at `url` failing only because it is unreachable (waiting may fix it)?"""
+    import sqlalchemy as sa
+
+    from collection_pipeline.storage import Database
+
+    try:
+        database = Database(url)
+    except OSError:
+        return False
+    try:
+        return database.unreachable_reason() is not None
+    except sa.exc.DBAPIError:
+        return False
+    finally:
+        database.dispose()
 
 
 @contextmanager
