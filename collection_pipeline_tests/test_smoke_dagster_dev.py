@@ -1,77 +1,44 @@
-"""End to end as a user clicks it: `dagster dev` (webserver + daemon) on loopback, a 3-partition
-backfill of all three assets launched through GraphQL like the UI's "Materialize" dialog, the
-daemon running it as one run, and the materializations read back through GraphQL.
+"""End to end as a user clicks it, read back as the UI reads it: `dagster dev` (webserver +
+daemon) on loopback, backfills launched through GraphQL like the UI's Materialize dialog, a
+CLI range run on the same instance, and every partition's status, check results and
+`dagster/row_count` read through the UI's own GraphQL.
 
-Once with the shipped local dagster.yaml (SQLite instance) and once with
-deploy/postgres/dagster.yaml pointed at a fresh PostgreSQL database.
+Once with the shipped local dagster.yaml (SQLite instance, including the failing-day case) and
+once with deploy/postgres/dagster.yaml pointed at a fresh PostgreSQL database.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
-from typing import Any
 
-import httpx
 import pytest
 import sqlalchemy as sa
 
+from collection_pipeline.defs.automation import JOB_NAME
+from collection_pipeline.defs.partitions import DAYS_TAG
+from collection_pipeline.emulator import EmulatorConfig, serve_in_thread
 from collection_pipeline_tests.conftest import POSTGRES_REQUIRED, _admin_engine
+from collection_pipeline_tests.support.ui import DagsterDev, dagster_dev, day_keys
 
 ROOT = Path(__file__).resolve().parent.parent
-ASSETS = ("raw_beatport_tracks", "processed_tracks", "spotify_enrichments")
-PARTITIONS = ["2024-01-01", "2024-01-02", "2024-01-03"]
+ASSETS = ["raw_beatport_tracks", "processed_tracks", "spotify_enrichments"]
+CHECKS = {
+    "raw_beatport_tracks": {"complete_against_api_count"},
+    "processed_tracks": {"no_quarantined_or_stuck_records", "isrc_validity"},
+    "spotify_enrichments": {"no_pending_lookups", "match_rate"},
+}
+BACKFILL = day_keys(date(2024, 1, 1), date(2024, 1, 3))
+CLI_RANGE = (date(2024, 1, 4), date(2024, 1, 5))
+FAILING_RUN = day_keys(date(2024, 1, 6), date(2024, 1, 10))
+FAILING_DAY = date(2024, 1, 8)
 TIMEOUT_S = 300
-
-LAUNCH_BACKFILL = """
-mutation Launch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message stack }
-    ... on InvalidSubsetError { message }
-  }
-}"""
-BACKFILL_STATUS = """
-query Status($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    __typename
-    ... on PartitionBackfill { status }
-  }
-}"""
-MATERIALIZATIONS = """
-query Materializations($path: [String!]!, $partitions: [String!]) {
-  assetOrError(assetKey: {path: $path}) {
-    ... on Asset {
-      assetMaterializations(partitions: $partitions) {
-        partition
-        metadataEntries { label }
-      }
-    }
-  }
-}"""
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _graphql(url: str, query: str, **variables: Any) -> dict[str, Any]:
-    response = httpx.post(url, json={"query": query, "variables": variables}, timeout=30)
-    response.raise_for_status()
-    body = response.json()
-    assert "errors" not in body, body
-    return body["data"]
 
 
 @pytest.fixture
@@ -100,102 +67,90 @@ def postgres_instance_env() -> Iterator[dict[str, str]]:
     admin.dispose()
 
 
-def _run_backfill_through_dagster_dev(home: Path, extra_env: dict[str, str]) -> None:
-    port = _free_port()
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("BEATPORT_", "SPOTIFY_"))},
-        **extra_env,
-        "DAGSTER_HOME": str(home),
-        "COLLECTION_SOURCE": "emulator",
+def _live_env(home: Path, base_url: str) -> dict[str, str]:
+    """Live mode against an emulator served by the test, so it can fail one genre-day."""
+    return {
+        "COLLECTION_SOURCE": "live",
+        "BEATPORT_API_URL": f"{base_url}/v4",
+        "BEATPORT_ACCESS_TOKEN": "smoke-token",
+        "SPOTIFY_API_URL": f"{base_url}/v1",
+        "SPOTIFY_TOKEN_URL": f"{base_url}/api/token",
+        "SPOTIFY_CLIENT_ID": "smoke-id",
+        "SPOTIFY_CLIENT_SECRET": "smoke-secret",
         "COLLECTION_DATABASE_URL": f"sqlite:///{home / 'catalogue.db'}",
         "COLLECTION_GENRE_IDS": "5,11",
-        "COLLECTION_EMULATOR_TRACKS_PER_DAY": "3",
     }
-    dagster = str(Path(sys.executable).parent / "dagster")
-    log = (home / "dagster-dev.log").open("w")
-    process = subprocess.Popen(
-        [
-            dagster,
-            "dev",
-            "-m",
-            "collection_pipeline.definitions",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-        ],
-        cwd=home,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+
+
+def _tracks_per_day(database_url: str) -> dict[str, int]:
+    engine = sa.create_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT publish_date, count(*) FROM tracks GROUP BY 1"))
+        counts = {str(day): count for day, count in rows}
+    engine.dispose()
+    return counts
+
+
+def _assert_days_passed(dev: DagsterDev, days: list[str], catalogue: dict[str, int]) -> None:
+    """Each day materialized, every check Passed, each row count that day's catalogue rows."""
+    for asset in ASSETS:
+        materialized, checks = dev.partition_statuses(asset)
+        assert {day: materialized.get(day) for day in days} == dict.fromkeys(days, "MATERIALIZED")
+        assert set(checks) >= CHECKS[asset]
+        for name in CHECKS[asset]:
+            got = {day: checks[name].get(day) for day in days}
+            assert got == dict.fromkeys(days, "SUCCEEDED"), (asset, name, got)
+    processed = dev.latest_metadata("processed_tracks", days)
+    assert {day: processed[day]["dagster/row_count"] for day in days} == {
+        day: catalogue[day] for day in days
+    }
+
+
+def _cli_run(env: dict[str, str], start: date, end: date) -> None:
+    command = [sys.executable, "-m", "collection_pipeline.cli", "run"]
+    completed = subprocess.run(
+        [*command, "--start", start.isoformat(), "--end", end.isoformat()],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+        check=False,
     )
-    url = f"http://127.0.0.1:{port}/graphql"
-    deadline = time.monotonic() + TIMEOUT_S
-    try:
-        while True:
-            assert process.poll() is None, (home / "dagster-dev.log").read_text()[-3000:]
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/server_info", timeout=2).is_success:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "dagster dev did not come up"
-            time.sleep(1)
-
-        launched = _graphql(
-            url,
-            LAUNCH_BACKFILL,
-            params={
-                "partitionNames": PARTITIONS,
-                "assetSelection": [{"path": [key]} for key in ASSETS],
-                "fromFailure": False,
-            },
-        )["launchPartitionBackfill"]
-        assert launched["__typename"] == "LaunchBackfillSuccess", launched
-        backfill_id = launched["backfillId"]
-
-        status = None
-        while time.monotonic() < deadline:
-            status = _graphql(url, BACKFILL_STATUS, id=backfill_id)["partitionBackfillOrError"][
-                "status"
-            ]
-            if status not in ("REQUESTED", "CANCELING", "FAILING"):
-                break
-            time.sleep(2)
-        assert status in ("COMPLETED", "COMPLETED_SUCCESS"), (
-            f"backfill {status}\n" + (home / "dagster-dev.log").read_text()[-4000:]
-        )
-
-        for key in ASSETS:
-            asset = _graphql(url, MATERIALIZATIONS, path=[key], partitions=PARTITIONS)[
-                "assetOrError"
-            ]
-            materializations = asset["assetMaterializations"]
-            assert {m["partition"] for m in materializations} == set(PARTITIONS), key
-            labels = {e["label"] for e in materializations[0]["metadataEntries"]}
-            assert "dagster/row_count" in labels
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        log.close()
-
-    catalogue = sa.create_engine(env["COLLECTION_DATABASE_URL"])
-    with catalogue.connect() as conn:
-        assert conn.execute(sa.text("SELECT count(*) FROM tracks")).scalar_one() == 3 * 3 * 2
-    catalogue.dispose()
+    assert completed.returncode == 0, completed.stdout[-2000:] + completed.stderr[-3000:]
 
 
 @pytest.mark.slow
-def test_backfill_through_dagster_dev_on_local_instance(tmp_path):
+def test_ui_reads_per_day_results_after_backfill_cli_run_and_a_failing_day(tmp_path):
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
-    _run_backfill_through_dagster_dev(home, {})
+    config = EmulatorConfig(tracks_per_day=3, failing_genre_day=(5, FAILING_DAY))
+    with serve_in_thread(config) as base_url:
+        env = _live_env(home, base_url)
+        with dagster_dev(home, env) as dev:
+            backfill = dev.backfill(ASSETS, BACKFILL, TIMEOUT_S)
+            assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), dev.tail()
+            [run] = backfill["runs"]
+            assert {t["key"]: t["value"] for t in run["tags"]}[DAYS_TAG] == "2024-01-01..2024-01-03"
+
+            _cli_run({**env, "DAGSTER_HOME": str(home)}, *CLI_RANGE)
+            catalogue = _tracks_per_day(env["COLLECTION_DATABASE_URL"])
+            _assert_days_passed(dev, [*BACKFILL, *day_keys(*CLI_RANGE)], catalogue)
+
+            failing = dev.backfill(ASSETS, FAILING_RUN, TIMEOUT_S)
+            bad = FAILING_DAY.isoformat()
+            good = [day for day in FAILING_RUN if day != bad]
+            _assert_days_passed(dev, good, _tracks_per_day(env["COLLECTION_DATABASE_URL"]))
+            for asset in ASSETS:
+                assert dev.partition_statuses(asset)[0][bad] == "FAILED", asset
+            raw_checks = dev.partition_statuses("raw_beatport_tracks")[1]
+            assert raw_checks["complete_against_api_count"][bad] == "FAILED"
+            [failed_run] = failing["runs"]
+            assert failed_run["status"] == "FAILURE"
+            assert failed_run["jobName"] in (JOB_NAME, "__ASSET_JOB")
+            [reason] = dev.step_failures(failed_run["runId"])
+            assert reason.startswith("1 of 5 days failed")
+            assert f"{bad}: incomplete crawl" in reason
 
 
 @pytest.mark.slow
@@ -204,4 +159,9 @@ def test_backfill_through_dagster_dev_on_postgres_instance(tmp_path, postgres_in
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(ROOT / "deploy/postgres/dagster.yaml", home / "dagster.yaml")
-    _run_backfill_through_dagster_dev(home, postgres_instance_env)
+    with serve_in_thread(EmulatorConfig(tracks_per_day=3)) as base_url:
+        env = {**_live_env(home, base_url), **postgres_instance_env}
+        with dagster_dev(home, env) as dev:
+            backfill = dev.backfill(ASSETS, BACKFILL, TIMEOUT_S)
+            assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), dev.tail()
+            _assert_days_passed(dev, BACKFILL, _tracks_per_day(env["COLLECTION_DATABASE_URL"]))

@@ -20,7 +20,6 @@ _FRESHNESS = dg.AssetSelection.checks(*freshness_checks)
 daily_collection_job = dg.define_asset_job(
     JOB_NAME,
     selection=dg.AssetSelection.assets(RAW, PROCESSED, ENRICHMENT) - _FRESHNESS,
-    partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
     description="Collect, process and enrich one or more publish days, checking each day.",
 )
@@ -29,7 +28,6 @@ daily_collection_job = dg.define_asset_job(
 spotify_recheck_job = dg.define_asset_job(
     "spotify_recheck",
     selection=dg.AssetSelection.assets(ENRICHMENT) - _FRESHNESS,
-    partitions_def=daily_partitions,
     executor_def=dg.in_process_executor,
     description="Search Spotify again for expired not-found and errored lookups.",
 )

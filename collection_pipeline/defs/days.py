@@ -16,6 +16,9 @@ from datetime import UTC, date, datetime
 from typing import Any, TypeVar
 
 import dagster as dg
+from dagster._core.definitions.asset_checks.asset_check_evaluation import (
+    AssetCheckEvaluationTargetMaterializationData,
+)
 
 from collection_pipeline import settings, views
 from collection_pipeline.defs import checks, metadata
@@ -93,7 +96,7 @@ class DaysStep:
             else:
                 self._fail(day, f"incomplete crawl: {collected.incomplete}")
             if checks.COMPLETE.key in self._checks:
-                yield checks.completeness(day, collected, states[day])
+                yield self._targeted(checks.completeness(day, collected, states[day]))
 
     def _process(self) -> Iterator[Event]:
         days = self._open_days()
@@ -128,9 +131,9 @@ class DaysStep:
                     "processed",
                 )
             if checks.NOT_STUCK.key in self._checks:
-                yield checks.not_stuck(day, states[day], reasons[day])
+                yield self._targeted(checks.not_stuck(day, states[day], reasons[day]))
             if checks.ISRC_VALID.key in self._checks:
-                yield checks.isrc_validity(day, tracks[day], invalid[day])
+                yield self._targeted(checks.isrc_validity(day, tracks[day], invalid[day]))
 
     def _enrich(self) -> Iterator[Event]:
         days = self._open_days()
@@ -154,9 +157,9 @@ class DaysStep:
                 ENRICHMENT, day, metadata.enrichment_day(outcomes[day], preview), "enrichment"
             )
             if checks.NO_PENDING.key in self._checks:
-                yield checks.no_pending(day, outcomes[day])
+                yield self._targeted(checks.no_pending(day, outcomes[day]))
             if checks.MATCH_RATE.key in self._checks:
-                yield checks.match_rate(day, outcomes[day], floor)
+                yield self._targeted(checks.match_rate(day, outcomes[day], floor))
 
     # ------------------------------------------------------------ helpers
 
@@ -177,6 +180,33 @@ class DaysStep:
             partition=partition_key(day),
             metadata=figures,
             tags={"dagster/data_version": version},
+        )
+
+    def _targeted(self, evaluation: dg.AssetCheckEvaluation) -> dg.AssetCheckEvaluation:
+        """The evaluation bound to the day's latest materialization, as `AssetCheckResult` is:
+        the UI shows a day's check status only while it targets that day's latest data."""
+        latest = self._context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(
+                asset_key=evaluation.asset_key, asset_partitions=[evaluation.partition or ""]
+            ),
+            limit=1,
+        ).records
+        if not latest:
+            return evaluation
+        return dg.AssetCheckEvaluation(
+            asset_key=evaluation.asset_key,
+            check_name=evaluation.check_name,
+            passed=evaluation.passed,
+            metadata=evaluation.metadata,
+            target_materialization_data=AssetCheckEvaluationTargetMaterializationData(
+                storage_id=latest[0].storage_id,
+                run_id=latest[0].run_id,
+                timestamp=latest[0].timestamp,
+            ),
+            severity=evaluation.severity,
+            description=evaluation.description,
+            blocking=evaluation.blocking,
+            partition=evaluation.partition,
         )
 
     def _read(self, work: Callable[[UnitOfWork], T]) -> T:

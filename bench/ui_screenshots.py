@@ -1,0 +1,96 @@
+"""Screenshots of the Dagster UI for the README, from a real `dagster dev` in headless Chromium.
+
+    pip install -e '.[screenshots]'     # Playwright from PyPI; the browser is Debian's chromium
+    python -m bench.ui_screenshots [--out docs/images] [--browser /usr/bin/chromium]
+
+Serves the emulator (with one genre-day that always fails), starts `dagster dev` on a scratch
+DAGSTER_HOME, launches a 7-day backfill through the UI's GraphQL (six days succeed, one fails
+alone) and saves the asset graph, a Partitions view, the per-day plots and a check history.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+from datetime import date
+from pathlib import Path
+
+from collection_pipeline.emulator import EmulatorConfig, serve_in_thread
+from collection_pipeline_tests.support.ui import DagsterDev, dagster_dev, day_keys
+
+ROOT = Path(__file__).resolve().parent.parent
+ASSETS = ["raw_beatport_tracks", "processed_tracks", "spotify_enrichments"]
+DAYS = day_keys(date(2024, 1, 1), date(2024, 1, 7))
+FAILING_DAY = date(2024, 1, 5)
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+PAGES = {
+    "asset-graph.png": "/asset-groups/catalogue",
+    "partitions.png": "/assets/raw_beatport_tracks?view=partitions",
+    "plots.png": "/assets/processed_tracks?view=plots&partition_or_time=partition",
+    "check-history.png": "/assets/raw_beatport_tracks?view=checks"
+    "&checkDetail=complete_against_api_count",
+}
+
+
+def live_env(base_url: str, home: Path) -> dict[str, str]:
+    return {
+        "COLLECTION_SOURCE": "live",
+        "COLLECTION_DATABASE_URL": f"sqlite:///{home / 'catalogue.db'}",
+        "COLLECTION_GENRE_IDS": "5,11,12",
+        "BEATPORT_API_URL": f"{base_url}/v4",
+        "BEATPORT_ACCESS_TOKEN": "screenshot-token",
+        "SPOTIFY_API_URL": f"{base_url}/v1",
+        "SPOTIFY_TOKEN_URL": f"{base_url}/api/token",
+        "SPOTIFY_CLIENT_ID": "screenshot-id",
+        "SPOTIFY_CLIENT_SECRET": "screenshot-secret",
+    }
+
+
+def shoot(dev: DagsterDev, out: Path, browser_path: str) -> list[Path]:
+    from playwright.sync_api import sync_playwright
+
+    saved = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=browser_path, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1440, "height": 900})
+        for name, path in PAGES.items():
+            page.goto(dev.url + path, wait_until="networkidle", timeout=60_000)
+            page.wait_for_timeout(2_500)  # the UI renders graphs after its queries settle
+            target = out / name
+            page.screenshot(path=str(target))
+            saved.append(target)
+        browser.close()
+    return saved
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "images")
+    parser.add_argument("--browser", default="/usr/bin/chromium")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    config = EmulatorConfig(tracks_per_day=8, failing_genre_day=(5, FAILING_DAY))
+    with tempfile.TemporaryDirectory() as tmp, serve_in_thread(config) as base_url:
+        home = Path(tmp) / "dagster_home"
+        home.mkdir()
+        shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+        with dagster_dev(home, live_env(base_url, home)) as dev:
+            status = dev.backfill(ASSETS, DAYS, timeout_s=600)["status"]
+            print(f"backfill of {DAYS[0]}..{DAYS[-1]}: {status}")
+            for path in shoot(dev, args.out, args.browser):
+                print(f"saved {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
