@@ -29,6 +29,7 @@ BENCHMARKS = {
     "bench_processing": "processing",
     "bench_accuracy": "accuracy",
     "bench_end_to_end": "end_to_end",
+    "bench_ui": "ui",
 }
 README = Path(__file__).resolve().parent.parent / "README.md"
 START_MARKER = "<!-- bench-table:start -->"

@@ -5,7 +5,8 @@
 
 Serves the emulator (with one genre-day that always fails), starts `dagster dev` on a scratch
 DAGSTER_HOME, launches a 7-day backfill through the UI's GraphQL (six days succeed, one fails
-alone) and saves the asset graph, a Partitions view, the per-day plots and a check history.
+alone) and saves the asset graph, a Partitions view, the per-day materializations and a
+check's history with its per-day plots.
 """
 
 from __future__ import annotations
@@ -35,11 +36,13 @@ CHROMIUM_ARGS = [
 ]
 PAGES = {
     "asset-graph.png": "/asset-groups/catalogue",
-    "partitions.png": "/assets/raw_beatport_tracks?view=partitions",
-    "plots.png": "/assets/processed_tracks?view=plots&partition_or_time=partition",
+    "partitions.png": f"/assets/raw_beatport_tracks?view=partitions&partition={FAILING_DAY}",
+    "events.png": "/assets/processed_tracks?view=events",
     "check-history.png": "/assets/raw_beatport_tracks?view=checks"
     "&checkDetail=complete_against_api_count",
 }
+RANGE = f"[{DAYS[0]}...{DAYS[-1]}]"
+"""The Partitions view opens on every day since the start date; narrow it to the run's days."""
 
 
 def live_env(base_url: str, home: Path) -> dict[str, str]:
@@ -65,9 +68,16 @@ def shoot(dev: DagsterDev, out: Path, browser_path: str) -> list[Path]:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         for name, path in PAGES.items():
             page.goto(dev.url + path, wait_until="networkidle", timeout=60_000)
+            skip = page.get_by_role("button", name="Skip")  # the first visit's community dialog
+            if skip.count():
+                skip.click()
+            if "view=partitions" in path:
+                box = page.locator("input[value^='[']").first
+                box.fill(RANGE)
+                box.press("Enter")
             page.wait_for_timeout(2_500)  # the UI renders graphs after its queries settle
             target = out / name
-            page.screenshot(path=str(target))
+            page.screenshot(path=str(target), full_page=name == "events.png")
             saved.append(target)
         browser.close()
     return saved

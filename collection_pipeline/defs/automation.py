@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
-from collection_pipeline.defs.checks import ENRICHMENT, PROCESSED, RAW, freshness_checks
+from collection_pipeline.defs.checks import CHECK_SPECS, ENRICHMENT, PROCESSED, RAW
 from collection_pipeline.defs.partitions import daily_partitions, partition_key
 from collection_pipeline.defs.resources import DatabaseResource, collection_service
 
@@ -14,12 +14,12 @@ JOB_NAME = "daily_collection"
 """The job every collection runs as: the schedule, `collection-pipeline run` and backfills
 launched from this job's page; `partitions.range_tags` names the days of a run."""
 
-_FRESHNESS = dg.AssetSelection.checks(*freshness_checks)
-"""Evaluated by their own sensor against the clock, not inside collection runs."""
+_DAY_CHECKS = dg.AssetSelection.checks(*(spec.key for spec in CHECK_SPECS))
+"""The per-day checks; the freshness check is evaluated by its sensor against the clock."""
 
 daily_collection_job = dg.define_asset_job(
     JOB_NAME,
-    selection=dg.AssetSelection.assets(RAW, PROCESSED, ENRICHMENT) - _FRESHNESS,
+    selection=dg.AssetSelection.assets(RAW, PROCESSED, ENRICHMENT).without_checks() | _DAY_CHECKS,
     executor_def=dg.in_process_executor,
     description="Collect, process and enrich one or more publish days, checking each day.",
 )
@@ -27,7 +27,8 @@ daily_collection_job = dg.define_asset_job(
 
 spotify_recheck_job = dg.define_asset_job(
     "spotify_recheck",
-    selection=dg.AssetSelection.assets(ENRICHMENT) - _FRESHNESS,
+    selection=dg.AssetSelection.assets(ENRICHMENT).without_checks()
+    | dg.AssetSelection.checks(*(s.key for s in CHECK_SPECS if s.asset_key == ENRICHMENT)),
     executor_def=dg.in_process_executor,
     description="Search Spotify again for expired not-found and errored lookups.",
 )
