@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from dagster._core.instance.ref import InstanceRef
 
 from collection_pipeline import cli, settings
+from collection_pipeline_tests.support.environment import live_cli_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -89,23 +90,6 @@ def test_existing_dagster_home_keeps_its_own_dagster_yaml(monkeypatch, tmp_path)
     assert (home / "dagster.yaml").read_text() == "telemetry:\n  enabled: false\n"
 
 
-def _live_env(base_url: str, home: Path, **overrides: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COLLECTION_", "BEATPORT_"))}
-    env.update(
-        DAGSTER_HOME=str(home),
-        COLLECTION_SOURCE="live",
-        COLLECTION_GENRE_IDS="5",
-        BEATPORT_API_URL=f"{base_url}/v4",
-        BEATPORT_ACCESS_TOKEN="token",
-        SPOTIFY_API_URL=f"{base_url}/v1",
-        SPOTIFY_TOKEN_URL=f"{base_url}/api/token",
-        SPOTIFY_CLIENT_ID="id",
-        SPOTIFY_CLIENT_SECRET="secret",
-    )
-    env.update(overrides)
-    return env
-
-
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "collection_pipeline.cli", "run", *args],
@@ -117,7 +101,7 @@ def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_quiet_run_shows_a_line_per_step_and_a_summary_that_adds_up(tmp_path, emulator_url):
-    env = _live_env(emulator_url(), tmp_path / "home")
+    env = live_cli_environment(emulator_url(), tmp_path / "home")
     completed = _cli(env, "--start", "2024-01-01", "--end", "2024-01-03")
     assert completed.returncode == 0, completed.stderr[-3000:]
     out = completed.stdout
@@ -146,7 +130,7 @@ def test_quiet_run_shows_a_line_per_step_and_a_summary_that_adds_up(tmp_path, em
 
 
 def test_verbose_run_shows_dagster_events(tmp_path, emulator_url):
-    env = _live_env(emulator_url(), tmp_path / "home")
+    env = live_cli_environment(emulator_url(), tmp_path / "home")
     completed = _cli(env, "--start", "2024-01-01", "--asset", "raw_beatport_tracks", "--verbose")
     assert completed.returncode == 0, completed.stderr[-3000:]
     assert "STEP_START" in completed.stderr
@@ -155,7 +139,7 @@ def test_verbose_run_shows_dagster_events(tmp_path, emulator_url):
 
 def test_a_failed_run_names_the_step_and_the_root_cause_last(tmp_path, emulator_url):
     base_url = emulator_url(credentials={"spotify_client_secret": "the-right-one"})
-    env = _live_env(base_url, tmp_path / "home", SPOTIFY_CLIENT_SECRET="a-wrong-one")
+    env = live_cli_environment(base_url, tmp_path / "home", SPOTIFY_CLIENT_SECRET="a-wrong-one")
     completed = _cli(env, "--start", "2024-01-01")
     assert completed.returncode == 1
     last = completed.stdout.strip().splitlines()[-3:]

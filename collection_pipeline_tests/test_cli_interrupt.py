@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from dagster._core.instance.ref import InstanceRef
 
 from collection_pipeline.storage import Database, database_digest
+from collection_pipeline_tests.support.environment import live_cli_environment
 
 pytestmark = pytest.mark.slow
 
@@ -41,20 +42,9 @@ INTERRUPT_BUDGET_S = 10.0
 
 
 def _environment(base_url: str, home: Path, database_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("COLLECTION_", "BEATPORT_"))}
-    env.update(
-        DAGSTER_HOME=str(home),
-        COLLECTION_DATABASE_URL=database_url,
-        COLLECTION_SOURCE="live",
-        COLLECTION_GENRE_IDS="5,11",
-        BEATPORT_API_URL=f"{base_url}/v4",
-        BEATPORT_ACCESS_TOKEN="token",
-        SPOTIFY_API_URL=f"{base_url}/v1",
-        SPOTIFY_TOKEN_URL=f"{base_url}/api/token",
-        SPOTIFY_CLIENT_ID="id",
-        SPOTIFY_CLIENT_SECRET="secret",
+    return live_cli_environment(
+        base_url, home, COLLECTION_DATABASE_URL=database_url, COLLECTION_GENRE_IDS="5,11"
     )
-    return env
 
 
 def _start(env: dict[str, str]) -> subprocess.Popen[str]:

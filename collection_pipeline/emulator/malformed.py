@@ -19,6 +19,7 @@ from typing import Any
 
 from collection_pipeline.emulator.codecs import stable_hash, unit_interval
 from collection_pipeline.emulator.config import EmulatorConfig
+from collection_pipeline.emulator.replies import empty_search_page
 
 QUARANTINED = ("missing_id", "not_an_object", "bad_publish_date", "null_artists", "missing_name")
 """Records no pipeline can normalize: stored raw and quarantined with a reason."""
@@ -131,21 +132,9 @@ def break_item(document: dict[str, Any], defect: str) -> dict[str, Any]:
 
 def bare_paging_object(params: Mapping[str, str]) -> dict[str, Any]:
     """The paging object without its `tracks` wrapper, as some answers are seen in the wild."""
-    from urllib.parse import quote
-
-    query = params.get("q", "")
     limit = int(params["limit"]) if params.get("limit", "").isdigit() else 20
     offset = int(params["offset"]) if params.get("offset", "").isdigit() else 0
-    return {
-        "href": f"https://api.spotify.com/v1/search?query={quote(query, safe='')}&type=track"
-        f"&offset={offset}&limit={limit}",
-        "items": [],
-        "limit": limit,
-        "next": None,
-        "offset": offset,
-        "previous": None,
-        "total": 0,
-    }
+    return empty_search_page(params.get("q", ""), "track", limit, offset)
 
 
 class EnvelopeFaults:

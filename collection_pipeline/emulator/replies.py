@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 
 @dataclass(frozen=True)
@@ -70,3 +71,17 @@ BEATPORT_SERVER_ERRORS = (
     ),
     beatport_detail(503, "Service temporarily unavailable, try again later."),
 )
+
+
+def empty_search_page(query: str, kind: str, limit: int, offset: int) -> dict[str, Any]:
+    """Spotify's paging object of a search with no results, `href` echoing the query."""
+    return {
+        "href": f"https://api.spotify.com/v1/search?query={quote(query, safe='')}&type={kind}"
+        f"&offset={offset}&limit={limit}",
+        "items": [],
+        "limit": limit,
+        "next": None,
+        "offset": offset,
+        "previous": None,
+        "total": 0,
+    }

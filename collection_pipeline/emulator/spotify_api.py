@@ -10,6 +10,7 @@ from starlette.requests import Request
 from collection_pipeline.emulator.malformed import bare_paging_object
 from collection_pipeline.emulator.replies import (
     Reply,
+    empty_search_page,
     encode,
     json_reply,
     oauth_error,
@@ -96,23 +97,8 @@ def _search(emulator: Emulator, request: Request) -> Reply:
                 emulator.spotify.search_json(query, isrc, limit, offset, emulator.config.devmode)
             )
         else:
-            document[f"{kind}s"] = _empty_page(query, kind, limit, offset)
+            document[f"{kind}s"] = empty_search_page(query, kind, limit, offset)
     return Reply(200, encode(document))
-
-
-def _empty_page(query: str, kind: str, limit: int, offset: int) -> dict[str, object]:
-    from urllib.parse import quote
-
-    return {
-        "href": f"https://api.spotify.com/v1/search?query={quote(query, safe='')}&type={kind}"
-        f"&offset={offset}&limit={limit}",
-        "items": [],
-        "limit": limit,
-        "next": None,
-        "offset": offset,
-        "previous": None,
-        "total": 0,
-    }
 
 
 def get_track(emulator: Emulator, request: Request, fault: str | None) -> Reply:
