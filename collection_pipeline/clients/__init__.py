@@ -1,12 +1,7 @@
 """HTTP clients for Beatport and Spotify, sharing one transport policy (see policy.py)."""
 
-from collection_pipeline.clients.beatport import (
-    BeatportAPIClient,
-    BeatportCrawl,
-    BeatportPage,
-    QueryOutcome,
-)
-from collection_pipeline.clients.beatport_query import BeatportQuery
+from collection_pipeline.clients.beatport import BeatportAPIClient, BeatportCrawl, BeatportPage
+from collection_pipeline.clients.beatport_query import BeatportQuery, QueryOutcome
 from collection_pipeline.clients.errors import (
     ApiError,
     AuthenticationError,

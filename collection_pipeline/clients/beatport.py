@@ -29,6 +29,7 @@ from collection_pipeline.clients.beatport_query import (
     ORDER,
     UNION_ORDER,
     BeatportQuery,
+    QueryOutcome,
     TrackKey,
 )
 from collection_pipeline.clients.errors import (
@@ -73,39 +74,6 @@ class BeatportPage:
     count: int
     tracks: list[Any] = field(repr=False)
     duplicates_dropped: int = 0
-
-
-@dataclass(frozen=True)
-class QueryOutcome:
-    """The verdict on one crawled query (a leaf): complete, or why not.
-
-    `count` is the API's `count` at the query's last read (None when no read ever succeeded);
-    `received` the distinct tracks of the query that arrived, entries without an id (null,
-    malformed) included since the listing counts them too; `received_by_day` splits the tracks
-    with an id by publish day. The leaves of one crawl are disjoint and cover the window.
-    """
-
-    query: BeatportQuery
-    count: int | None
-    received: int
-    error: str | None = None
-    received_by_day: dict[date, int] = field(default_factory=dict)
-    """`received` per publish day of the query."""
-
-    @property
-    def complete(self) -> bool:
-        return self.error is None
-
-    @property
-    def reason(self) -> str | None:
-        """One line naming the query, the count and what arrived; None when complete."""
-        if self.error is None:
-            return None
-        counted = "unknown" if self.count is None else str(self.count)
-        return (
-            f"Beatport query {self.query.label}: API count {counted}, "
-            f"{self.received} distinct tracks arrived; {self.error}"
-        )
 
 
 @dataclass

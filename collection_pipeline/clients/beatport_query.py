@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from typing import Any
 
@@ -152,6 +152,39 @@ class BeatportQuery:
             common_day = _most_common([k.new_release_date for k in keys if k.new_release_date])
             return [replace(self, released=r) for r in _cut(released, common_day, timedelta(1))]
         return []
+
+
+@dataclass(frozen=True)
+class QueryOutcome:
+    """The verdict on one crawled query (a leaf): complete, or why not.
+
+    `count` is the API's `count` at the query's last read (None when no read ever succeeded);
+    `received` the distinct tracks of the query that arrived, entries without an id (null,
+    malformed) included since the listing counts them too; `received_by_day` splits the tracks
+    with an id by publish day. The leaves of one crawl are disjoint and cover the window.
+    """
+
+    query: BeatportQuery
+    count: int | None
+    received: int
+    error: str | None = None
+    received_by_day: dict[date, int] = field(default_factory=dict)
+    """`received` per publish day of the query."""
+
+    @property
+    def complete(self) -> bool:
+        return self.error is None
+
+    @property
+    def reason(self) -> str | None:
+        """One line naming the query, the count and what arrived; None when complete."""
+        if self.error is None:
+            return None
+        counted = "unknown" if self.count is None else str(self.count)
+        return (
+            f"Beatport query {self.query.label}: API count {counted}, "
+            f"{self.received} distinct tracks arrived; {self.error}"
+        )
 
 
 def _cut(bounds: tuple[Any, Any], value: Any, step: Any) -> list[tuple[Any, Any]]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from collection_pipeline.clients.beatport import QueryOutcome
+    from collection_pipeline.clients.beatport_query import QueryOutcome
 
 
 class ApiError(Exception):

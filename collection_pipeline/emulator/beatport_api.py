@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.requests import Request
 
@@ -24,6 +24,7 @@ from collection_pipeline.emulator.replies import (
     BEATPORT_INVALID_PAGE,
     BEATPORT_NOT_FOUND,
     BEATPORT_SERVER_ERRORS,
+    CachedReplies,
     Reply,
     encode,
     json_reply,
@@ -32,13 +33,28 @@ from collection_pipeline.emulator.replies import (
 from collection_pipeline.emulator.requests import basic_credentials, form_fields
 
 if TYPE_CHECKING:
-    from collection_pipeline.emulator.app import Emulator
+    from collection_pipeline.emulator.catalogue import BeatportCatalogue
+    from collection_pipeline.emulator.config import EmulatorConfig
+    from collection_pipeline.emulator.state import TokenStore
 
 SCOPE = "app:locker user:dj"
 TRACKS_PATH = "/v4/catalog/tracks/"
 
 
-async def token(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+class BeatportEmulator(Protocol):
+    """What the Beatport routes read of the emulator (app.Emulator has it all)."""
+
+    @property
+    def config(self) -> EmulatorConfig: ...
+    @property
+    def beatport(self) -> BeatportCatalogue: ...
+    @property
+    def beatport_tokens(self) -> TokenStore: ...
+    @property
+    def listing_cache(self) -> CachedReplies: ...
+
+
+async def token(emulator: BeatportEmulator, request: Request, fault: str | None) -> Reply:
     """POST /v4/auth/o/token/ as django-oauth-toolkit answers it, for all four grant types."""
     fields = await form_fields(request)
     basic = basic_credentials(request)
@@ -87,7 +103,7 @@ async def token(emulator: Emulator, request: Request, fault: str | None) -> Repl
     )
 
 
-def list_tracks(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+def list_tracks(emulator: BeatportEmulator, request: Request, fault: str | None) -> Reply:
     """GET /v4/catalog/tracks/ with the real filters, envelope and paging errors.
 
     In `drift`, a request for a page after the first first publishes late tracks into its window,
@@ -135,7 +151,7 @@ def list_tracks(emulator: Emulator, request: Request, fault: str | None) -> Repl
     return reply
 
 
-def get_track(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+def get_track(emulator: BeatportEmulator, request: Request, fault: str | None) -> Reply:
     """GET /v4/catalog/tracks/{id}/."""
     slot = emulator.beatport.slot_for_id(request.path_params["track_id"])
     if slot is None:
@@ -143,7 +159,7 @@ def get_track(emulator: Emulator, request: Request, fault: str | None) -> Reply:
     return Reply(200, encode(emulator.beatport.track(slot)))
 
 
-def list_genres(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+def list_genres(emulator: BeatportEmulator, request: Request, fault: str | None) -> Reply:
     """GET /v4/catalog/genres/ (paginated like every Beatport listing)."""
     params = request.query_params
     page = parse_page(params.get("page"))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.requests import Request
 
@@ -14,21 +14,38 @@ from collection_pipeline.emulator.reference_data import GENRES, GENRES_BY_ID
 from collection_pipeline.emulator.replies import Reply, json_reply
 
 if TYPE_CHECKING:
-    from collection_pipeline.emulator.app import Emulator
+    from collection_pipeline.emulator.catalogue import BeatportCatalogue
+    from collection_pipeline.emulator.config import EmulatorConfig
+    from collection_pipeline.emulator.spotify_catalogue import SpotifyCatalogue
+    from collection_pipeline.emulator.state import Stats
 
 MAX_TRUTH_TRACKS = 500_000
 
 
-def stats(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+class ControlledEmulator(Protocol):
+    """What the control routes read of the emulator (app.Emulator has it all)."""
+
+    @property
+    def config(self) -> EmulatorConfig: ...
+    @property
+    def beatport(self) -> BeatportCatalogue: ...
+    @property
+    def spotify(self) -> SpotifyCatalogue: ...
+    @property
+    def stats(self) -> Stats: ...
+    def reset(self) -> None: ...
+
+
+def stats(emulator: ControlledEmulator, request: Request, fault: str | None) -> Reply:
     return json_reply(200, emulator.stats.snapshot())
 
 
-def reset(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+def reset(emulator: ControlledEmulator, request: Request, fault: str | None) -> Reply:
     emulator.reset()
     return json_reply(200, {"reset": True})
 
 
-def truth(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+def truth(emulator: ControlledEmulator, request: Request, fault: str | None) -> Reply:
     """Every Beatport track in the window and the Spotify id a correct matcher must choose.
 
     `malformed` names why a record (served broken in `messy`) must be quarantined, its

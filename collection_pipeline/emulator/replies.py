@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import quote
 
 
@@ -17,6 +17,14 @@ class Reply:
     status: int
     body: bytes
     headers: dict[str, str] = field(default_factory=dict)
+
+
+class CachedReplies(Protocol):
+    """Finished replies by request key (the emulator's ReplyCache), as the routes use them."""
+
+    def get(self, key: Any) -> Reply | None: ...
+
+    def put(self, key: Any, reply: Reply) -> None: ...
 
 
 def encode(document: Any) -> bytes:

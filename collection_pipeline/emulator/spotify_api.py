@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from starlette.requests import Request
 
 from collection_pipeline.emulator.malformed import bare_paging_object
 from collection_pipeline.emulator.replies import (
+    CachedReplies,
     Reply,
     empty_search_page,
     encode,
@@ -19,14 +20,32 @@ from collection_pipeline.emulator.replies import (
 from collection_pipeline.emulator.requests import basic_credentials, form_fields
 
 if TYPE_CHECKING:
-    from collection_pipeline.emulator.app import Emulator
+    from collection_pipeline.emulator.config import EmulatorConfig
+    from collection_pipeline.emulator.malformed import EnvelopeFaults
+    from collection_pipeline.emulator.spotify_catalogue import SpotifyCatalogue
+    from collection_pipeline.emulator.state import TokenStore
 
 SEARCH_TYPES = ("album", "artist", "playlist", "track", "show", "episode", "audiobook")
 ISRC_TERM = re.compile(r"isrc:\s*([A-Za-z0-9-]+)", re.IGNORECASE)
 MAX_OFFSET = 1000
 
 
-async def token(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+class SpotifyEmulator(Protocol):
+    """What the Spotify routes read of the emulator (app.Emulator has it all)."""
+
+    @property
+    def config(self) -> EmulatorConfig: ...
+    @property
+    def spotify(self) -> SpotifyCatalogue: ...
+    @property
+    def spotify_tokens(self) -> TokenStore: ...
+    @property
+    def envelope_faults(self) -> EnvelopeFaults: ...
+    @property
+    def search_cache(self) -> CachedReplies: ...
+
+
+async def token(emulator: SpotifyEmulator, request: Request, fault: str | None) -> Reply:
     """POST /api/token with HTTP Basic (or form) client credentials."""
     fields = await form_fields(request)
     grant = fields.get("grant_type")
@@ -58,7 +77,7 @@ async def token(emulator: Emulator, request: Request, fault: str | None) -> Repl
     )
 
 
-def search(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+def search(emulator: SpotifyEmulator, request: Request, fault: str | None) -> Reply:
     """GET /v1/search?q=isrc:X&type=track[&limit&offset]; responses cached as bytes."""
     raw_query = request.url.query
     if emulator.envelope_faults.strike(raw_query):
@@ -71,7 +90,7 @@ def search(emulator: Emulator, request: Request, fault: str | None) -> Reply:
     return reply
 
 
-def _search(emulator: Emulator, request: Request) -> Reply:
+def _search(emulator: SpotifyEmulator, request: Request) -> Reply:
     params = request.query_params
     query = params.get("q")
     if not query:
@@ -101,7 +120,7 @@ def _search(emulator: Emulator, request: Request) -> Reply:
     return Reply(200, encode(document))
 
 
-def get_track(emulator: Emulator, request: Request, fault: str | None) -> Reply:
+def get_track(emulator: SpotifyEmulator, request: Request, fault: str | None) -> Reply:
     """GET /v1/tracks/{id}."""
     spotify_id = request.path_params["track_id"]
     if not re.fullmatch(r"[0-9A-Za-z]{22}", spotify_id):
