@@ -20,8 +20,7 @@ from pathlib import Path
 
 from bench.common import Figure, standalone_emulator, write_results
 from collection_pipeline.domain import DateWindow
-from collection_pipeline_tests.support.messy import score_items0, score_messy
-from collection_pipeline_tests.test_service_support import (
+from collection_pipeline.testing.harness import (
     DEFAULT_GENRES,
     count_duplicate_rows,
     fetch_truth,
@@ -29,6 +28,7 @@ from collection_pipeline_tests.test_service_support import (
     real_service,
     run_pipeline,
 )
+from collection_pipeline.testing.messy_truth import score_items0, score_messy
 
 NAME = "accuracy"
 

@@ -48,7 +48,7 @@ from collection_pipeline.clients.spotify import SearchAnswer
 from collection_pipeline.domain import DateWindow
 from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import Database
-from collection_pipeline_tests.test_service_support import migrated_database, real_service
+from collection_pipeline.testing.harness import migrated_database, real_service
 
 GENRES = "5,11,12,90,6,1"
 

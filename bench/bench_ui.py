@@ -24,7 +24,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from bench.common import Figure, print_table, standalone_emulator, write_results
-from collection_pipeline_tests.support.ui import dagster_dev, day_keys
+from collection_pipeline.testing.dagster_dev import dagster_dev, day_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ["raw_beatport_tracks", "processed_tracks", "spotify_enrichments"]

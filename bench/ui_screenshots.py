@@ -19,7 +19,7 @@ from datetime import date
 from pathlib import Path
 
 from collection_pipeline.emulator import EmulatorConfig, serve_in_thread
-from collection_pipeline_tests.support.ui import DagsterDev, dagster_dev, day_keys
+from collection_pipeline.testing.dagster_dev import DagsterDev, dagster_dev, day_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ["raw_beatport_tracks", "processed_tracks", "spotify_enrichments"]

@@ -23,6 +23,7 @@ from collection_pipeline.domain import DateWindow
 from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import Database
 from collection_pipeline.storage.hashing import unescape_nul
+from collection_pipeline.testing.harness import migrated_database
 from collection_pipeline_tests.support.corpus import (
     DAYS,
     FIRST_DAY,
@@ -31,7 +32,6 @@ from collection_pipeline_tests.support.corpus import (
     FakeSpotify,
     build_corpus,
 )
-from collection_pipeline_tests.test_service_support import migrated_database
 
 WINDOW = DateWindow(FIRST_DAY, FIRST_DAY.fromordinal(FIRST_DAY.toordinal() + DAYS))
 FAST = HttpPolicy(backoff_base=0.001, backoff_max=0.002, max_attempts=2)

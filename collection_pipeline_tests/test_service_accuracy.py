@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import pytest
 
 from collection_pipeline.domain import DateWindow
-from collection_pipeline_tests.test_service_support import (
+from collection_pipeline.testing.harness import (
     migrated_database,
     run_pipeline,
     score_against_truth,

@@ -15,7 +15,7 @@ import sqlalchemy as sa
 
 from collection_pipeline.domain import DateWindow
 from collection_pipeline.storage import Database
-from collection_pipeline_tests.test_service_support import (
+from collection_pipeline.testing.harness import (
     DEFAULT_GENRES,
     fetch_truth,
     migrated_database,

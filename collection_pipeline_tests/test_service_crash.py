@@ -1,7 +1,7 @@
 """Resumability: a run killed with SIGKILL at a random moment, then re-run, ends exactly where
 an uninterrupted run ends (same `database_digest`).
 
-Each run is a separate process (`test_service_support.main`), so the kill is a real one: no
+Each run is a separate process (`support/crash_run.py`), so the kill is a real one: no
 `finally`, no rollback by Python, only what the database made durable survives.
 """
 
@@ -35,7 +35,7 @@ def start_run(db_url: str, base_url: str, run_id: str) -> subprocess.Popen[str]:
         [
             sys.executable,
             "-m",
-            "collection_pipeline_tests.test_service_support",
+            "collection_pipeline_tests.support.crash_run",
             db_url,
             base_url,
             START.isoformat(),

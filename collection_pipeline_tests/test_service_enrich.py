@@ -28,7 +28,7 @@ from collection_pipeline.domain import DateWindow, MatchStatus
 from collection_pipeline.emulator import FaultRates
 from collection_pipeline.service import CollectionService, EnrichmentAbortedError
 from collection_pipeline.storage import Database, RawRecordIn, database_digest
-from collection_pipeline_tests.test_service_support import (
+from collection_pipeline.testing.harness import (
     beatport_track,
     migrated_database,
     real_service,

@@ -11,7 +11,7 @@ from collection_pipeline.clients import ApiError
 from collection_pipeline.domain import DateWindow
 from collection_pipeline.service import EnrichmentAbortedError
 from collection_pipeline.storage import Database, database_digest
-from collection_pipeline_tests.test_service_support import (
+from collection_pipeline.testing.harness import (
     DEFAULT_GENRES,
     migrated_database,
     real_service,

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from collection_pipeline.domain import DateWindow
-from collection_pipeline_tests.support.messy import score_messy
-from collection_pipeline_tests.test_service_support import (
+from collection_pipeline.testing.harness import (
     migrated_database,
     real_service,
     run_pipeline,
 )
+from collection_pipeline.testing.messy_truth import score_messy
 
 WINDOW = DateWindow(date(2024, 3, 18), date(2024, 3, 18) + timedelta(days=12))
 

@@ -32,8 +32,8 @@ from collection_pipeline.storage import (
     OutagePolicy,
     database_digest,
 )
+from collection_pipeline.testing.harness import FAST_POLICY_ARGS
 from collection_pipeline_tests.conftest import POSTGRES_ADMIN_URL, _reset_postgres_schema
-from collection_pipeline_tests.test_service_support import FAST_POLICY_ARGS
 
 pytestmark = pytest.mark.postgres
 

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from collection_pipeline.domain import DateWindow
 from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import Database, RawRecordIn
-from collection_pipeline_tests.test_service_support import RUN_ID, beatport_track, migrated_database
+from collection_pipeline.testing.harness import RUN_ID, beatport_track, migrated_database
 
 MARCH = DateWindow(date(2024, 3, 1), date(2024, 4, 1))
 

@@ -11,7 +11,7 @@ from collection_pipeline.clients import AdaptivePacer, HttpPolicy, SpotifyAPICli
 from collection_pipeline.domain import DateWindow, LearnedRate
 from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import Database
-from collection_pipeline_tests.test_service_support import (
+from collection_pipeline.testing.harness import (
     FAST_POLICY_ARGS,
     migrated_database,
     real_service,

@@ -24,8 +24,8 @@ import sqlalchemy as sa
 from collection_pipeline.defs.automation import JOB_NAME
 from collection_pipeline.defs.partitions import DAYS_TAG
 from collection_pipeline.emulator import EmulatorConfig, serve_in_thread
+from collection_pipeline.testing.dagster_dev import DagsterDev, dagster_dev, day_keys
 from collection_pipeline_tests.conftest import POSTGRES_REQUIRED, _admin_engine
-from collection_pipeline_tests.support.ui import DagsterDev, dagster_dev, day_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ["raw_beatport_tracks", "processed_tracks", "spotify_enrichments"]

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from collection_pipeline.domain import DateWindow
 from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import Database, RawRecordIn, UnitOfWork
-from collection_pipeline_tests.test_service_support import beatport_track, migrated_database
+from collection_pipeline.testing.harness import beatport_track, migrated_database
 
 MARCH = DateWindow(date(2024, 3, 1), date(2024, 4, 1))
 FAST_S = 0.5

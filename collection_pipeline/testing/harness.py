@@ -1,4 +1,4 @@
-"""Builders shared by the service tests (no tests here).
+"""Builders and a real-parts service harness for the service tests and the benchmarks.
 
 Beatport payloads follow the real v4 capture in ../shared/reference key for key, so the
 service is exercised with the shape it meets in production.
@@ -6,11 +6,9 @@ service is exercised with the shape it meets in production.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 import httpx
@@ -252,24 +250,3 @@ def score_against_truth(
         correct=sum(1 for bp, sp in found.items() if truth[bp] == sp),
         expected_matches=sum(1 for sp in truth.values() if sp is not None),
     )
-
-
-def main(argv: Sequence[str]) -> None:
-    """`python -m collection_pipeline_tests.test_service_support DB_URL BASE_URL START END GENRES
-    RUN_ID`: one whole pipeline run in its own process, for the crash test to kill.
-
-    Prints "ready" once imported and connected, so the killer times its signal from the start
-    of the real work rather than from interpreter start-up.
-    """
-    db_url, base_url, start, end, genres, run_id = argv
-    window = DateWindow(date.fromisoformat(start), date.fromisoformat(end))
-    db = Database(db_url)
-    db.upgrade()
-    print("ready", flush=True)
-    run_pipeline(db, base_url, window, [int(g) for g in genres.split(",")], run_id, batch_size=10)
-    db.dispose()
-    print("done", flush=True)
-
-
-if __name__ == "__main__":
-    main(sys.argv[1:])
