@@ -75,18 +75,33 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-class EnrichmentAbortedError(ApiError):
+class ServiceError(Exception):
+    """An error the service raises; callers decide from `retryable` alone.
+
+    Client exceptions stay below the service: it wraps the ones it cannot handle, keeping the
+    cause, so the Dagster layer and the CLI depend on the service's errors, never on a client's.
+    `retryable` means "try this step again later" (a retry, the next run); `False` needs a human.
+    """
+
+    retryable: bool = False
+
+    def __init__(self, message: str, cause: Exception) -> None:
+        super().__init__(message)
+        self.retryable = bool(getattr(cause, "retryable", False))
+
+
+class CollectionAbortedError(ServiceError):
+    """The Beatport crawl stopped on a failure no query can escape (credentials, a ban past the
+    cap); every page received before it is stored."""
+
+
+class EnrichmentAbortedError(ServiceError):
     """The Spotify step stopped early on a failure no retry can fix within this run.
 
     Every outcome finished before the failure has been saved; the tracks not yet searched
     stay pending and are picked up by the next run. `retryable` is the cause's: a penalty
-    past the cap passes with time, wrong credentials need a human. It is an `ApiError`, so
-    callers that triage client errors by `retryable` treat it the same way.
+    past the cap passes with time, wrong credentials need a human.
     """
-
-    def __init__(self, message: str, cause: Exception) -> None:
-        super().__init__(message)
-        self.retryable: bool = bool(getattr(cause, "retryable", False))
 
 
 class CollectionService:
@@ -129,17 +144,24 @@ class CollectionService:
         before = self._beatport.stats.snapshot()
         result = CollectResult(days={day: DayCollect() for day in window.days()})
         crawl = self._beatport.crawl(genre_ids, window.start, window.last_day)
-        for page in crawl:
-            result.pages += 1
-            result.duplicates_dropped += page.duplicates_dropped
-            records = [_raw_record_in(track, window) for track in page.tracks]
-            if records:
-                self._store_page(records, result)
-            progress(
-                f"collect {page.query.label}: page {page.number}/{page.total_pages}, "
-                f"{result.records} records so far (new {result.new}, changed {result.changed}, "
-                f"unchanged {result.unchanged})"
-            )
+        try:
+            for page in crawl:
+                result.pages += 1
+                result.duplicates_dropped += page.duplicates_dropped
+                records = [_raw_record_in(track, window) for track in page.tracks]
+                if records:
+                    self._store_page(records, result)
+                progress(
+                    f"collect {page.query.label}: page {page.number}/{page.total_pages}, "
+                    f"{result.records} records so far (new {result.new}, changed "
+                    f"{result.changed}, unchanged {result.unchanged})"
+                )
+        except ApiError as exc:
+            raise CollectionAbortedError(
+                f"Beatport collection of {window} stopped after {result.pages} pages "
+                f"({result.records} records stored): {type(exc).__name__}: {exc}",
+                exc,
+            ) from exc
         _judge_days(result, crawl.outcomes)
         result.requests = self._beatport.stats.since(before)
         result.seconds = time.monotonic() - started

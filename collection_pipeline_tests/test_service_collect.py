@@ -9,8 +9,10 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from collection_pipeline.clients import AuthenticationError
+from collection_pipeline.clients.stats import RequestStats
 from collection_pipeline.domain import DateWindow
-from collection_pipeline.service import CollectionService
+from collection_pipeline.service import CollectionAbortedError, CollectionService, ServiceError
 from collection_pipeline.storage import Database
 from collection_pipeline.testing.harness import (
     fetch_truth,
@@ -92,6 +94,27 @@ def test_fingerprints_follow_content(db: Database, emulator_url) -> None:
 def test_collect_without_a_beatport_client_is_refused(db: Database) -> None:
     with pytest.raises(RuntimeError, match="Beatport client"):
         CollectionService(db.unit_of_work, run_id="x").collect_beatport_tracks_raw(WINDOW, GENRES)
+
+
+class _RevokedBeatport:
+    """A Beatport client whose credentials are refused at the first page, as a revoked token is."""
+
+    stats = RequestStats()
+
+    def crawl(self, *args: object) -> Iterator[object]:
+        raise AuthenticationError("BEATPORT_ACCESS_TOKEN was refused and could not be refreshed")
+        yield  # a generator, as the real crawl is
+
+
+def test_wrong_beatport_credentials_raise_the_services_own_final_error(db: Database) -> None:
+    service = CollectionService(db.unit_of_work, run_id="x", beatport=_RevokedBeatport())
+    with pytest.raises(CollectionAbortedError) as caught:
+        service.collect_beatport_tracks_raw(WINDOW, GENRES)
+    assert isinstance(caught.value, ServiceError)  # what the Dagster layer triages on
+    assert not caught.value.retryable  # a human must fix credentials: no retry
+    assert isinstance(caught.value.__cause__, AuthenticationError)  # the cause is kept
+    assert str(WINDOW) in str(caught.value)
+    assert "BEATPORT_ACCESS_TOKEN" in str(caught.value)
 
 
 def _publish_date(payload: object) -> str:

@@ -15,7 +15,6 @@ import sqlalchemy as sa
 
 from collection_pipeline.clients import (
     AdaptivePacer,
-    ApiError,
     AuthenticationError,
     HttpPolicy,
     LookupBatch,
@@ -26,7 +25,7 @@ from collection_pipeline.clients import (
 )
 from collection_pipeline.domain import DateWindow, MatchStatus
 from collection_pipeline.emulator import FaultRates
-from collection_pipeline.service import CollectionService, EnrichmentAbortedError
+from collection_pipeline.service import CollectionService, EnrichmentAbortedError, ServiceError
 from collection_pipeline.storage import Database, RawRecordIn, database_digest
 from collection_pipeline.testing.harness import (
     beatport_track,
@@ -311,7 +310,7 @@ def test_wrong_spotify_credentials_stop_the_run_clearly(sqlite_db: Database, emu
     with real_service(db, url, "auth") as service, pytest.raises(EnrichmentAbortedError) as caught:
         service.enrich_tracks_with_spotify_data(WINDOW)
     assert not caught.value.retryable
-    assert isinstance(caught.value, ApiError)  # the Dagster layer fails fast on these
+    assert isinstance(caught.value, ServiceError)  # the Dagster layer fails fast on these
     assert isinstance(caught.value.__cause__, AuthenticationError)
     assert "SPOTIFY_CLIENT" in str(caught.value)
     assert MatchStatus.NOT_FOUND.value not in statuses(db)

@@ -12,7 +12,6 @@ from contextlib import contextmanager
 
 import dagster as dg
 
-from collection_pipeline.clients.errors import ApiError
 from collection_pipeline.defs.checks import CHECK_SPECS, ENRICHMENT, PROCESSED, RAW
 from collection_pipeline.defs.days import DaysStep, Event
 from collection_pipeline.defs.interrupts import interrupts_are_final
@@ -24,6 +23,7 @@ from collection_pipeline.defs.resources import (
     SpotifyResource,
     collection_service,
 )
+from collection_pipeline.service import ServiceError
 
 GROUP = "catalogue"
 OWNERS = ["team:catalogue"]
@@ -83,10 +83,10 @@ SPECS = (
 
 @contextmanager
 def _non_retryable_errors_fail_fast() -> Iterator[None]:
-    """Turn an API error that waiting cannot fix (bad credentials) into a final failure."""
+    """Turn a service error that waiting cannot fix (bad credentials) into a final failure."""
     try:
         yield
-    except ApiError as exc:
+    except ServiceError as exc:
         if exc.retryable:
             raise
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
