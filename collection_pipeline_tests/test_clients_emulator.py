@@ -251,7 +251,7 @@ def test_queries_past_the_count_cap_are_split_by_day_then_by_genre(
         pages = list(crawl)
     ids = [track["id"] for page in pages for track in page.tracks]
     params = {"publish_date": f"{first}:{last}", "genre_id": "5,11"}
-    truth_tracks = httpx.get(f"{url}/_emulator/truth", params=params).json()["tracks"]
+    truth_tracks = httpx.get(f"{url}/_emulator/truth", params=params, timeout=60).json()["tracks"]
     expected = {track["beatport_id"] for track in truth_tracks}
     assert len(expected) == 22_000
     assert len(ids) == len(set(ids))
