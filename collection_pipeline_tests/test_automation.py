@@ -161,3 +161,40 @@ def test_schedule_and_sensor_start_no_run_while_the_database_is_unreachable():
         assert "Connection refused" in reason
         assert "s3cret" not in reason
         assert "\n" not in reason
+
+
+def test_after_a_new_migration_the_schedule_requests_its_run_and_the_sensor_skips(database_url):
+    """The code was upgraded, no run has migrated yet: neither tick errors, and neither
+    migrates. The schedule's run will migrate; the sensor, which reads the catalogue, waits."""
+    database = Database(database_url)
+    database.upgrade()
+    database.downgrade("-1")
+    previous, head = database.current_revision(), Database.head_revision()
+    assert previous is not None
+    assert previous != head
+    resources = bound_resources(live_source("http://unused"), database_url)
+    defs = build_definitions(resources)
+    schedule = defs.get_schedule_def("daily_collection_schedule")
+    sensor = defs.get_sensor_def("spotify_recheck_sensor")
+    tick_at = datetime(2024, 3, 10, 2, 30, tzinfo=UTC)
+
+    with dg.build_schedule_context(
+        scheduled_execution_time=tick_at,
+        resources=resources,
+        repository_def=defs.get_repository_def(),
+    ) as ctx:
+        scheduled = schedule.evaluate_tick(ctx)
+    with dg.build_sensor_context(cursor='{"2024-02-01": "x"}', resources=resources) as context:
+        sensed = sensor(context)
+
+    assert [r.partition_key for r in scheduled.run_requests] == ["2024-03-09"]
+    assert sensed.run_requests == []
+    assert sensed.cursor == '{"2024-02-01": "x"}'
+    assert sensed.skip_reason.skip_message == (
+        f"no run started: the catalogue schema is behind (revision {previous}, latest {head}); "
+        "the next run or `collection-pipeline migrate` brings it up"
+    )
+    try:
+        assert database.current_revision() == previous, "a tick migrated the schema"
+    finally:
+        database.dispose()

@@ -266,10 +266,11 @@ class DatabaseResource(dg.ConfigurableResource):
     checked (`configuration_problems`, found when the definitions were loaded) and where the
     URL is connected to: each problem becomes one line of one `ConfigurationError`, the same
     line the CLI's preflight prints. A run brings the schema to head (a read-only revision
-    check when it is there already); a sensor tick only reads, and refuses a schema that is
-    not at head instead of migrating it. A database that is merely unreachable (an outage) is
-    no configuration problem: a step waits it out up to `outage_deadline_s`, and a tick gets
-    the resource anyway and skips, naming the outage (`unreachable_reason`).
+    check when it is there already); a tick never migrates, it gets the resource and decides
+    from `schema_behind_reason`. A database that is merely unreachable (an outage) is no
+    configuration problem: a run waits it out up to `outage_deadline_s` (in its setup as in
+    its step), and a tick gets the resource anyway and skips, naming the outage
+    (`unreachable_reason`).
     """
 
     url: str
@@ -300,16 +301,6 @@ class DatabaseResource(dg.ConfigurableResource):
         database = Database(self.url, outage=OutagePolicy(self.outage_deadline_s))
         if context.dagster_run is not None:
             database.upgrade()
-        elif database.unreachable_reason() is None and (
-            database.current_revision() != database.head_revision()
-        ):
-            database.dispose()
-            raise ConfigurationError(
-                [
-                    f"{settings.DATABASE_URL.name}: the catalogue schema is not at the latest "
-                    "revision; run `collection-pipeline migrate` (or any run) first"
-                ]
-            )
         self._database = database
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
@@ -330,6 +321,21 @@ class DatabaseResource(dg.ConfigurableResource):
     def unreachable_reason(self) -> str | None:
         """One line when the catalogue database is unreachable right now, else None."""
         return self.database.unreachable_reason()
+
+    def schema_behind_reason(self) -> str | None:
+        """One line when the catalogue schema is behind this code's migrations, else None.
+
+        Only a tick can meet it (a run migrates while it sets up), and a tick never migrates:
+        a sensor that reads the catalogue skips, a schedule still requests its run, which
+        brings the schema up. Ask only once `unreachable_reason` is None.
+        """
+        current, head = self.database.current_revision(), self.database.head_revision()
+        if current == head:
+            return None
+        return (
+            f"the catalogue schema is behind (revision {current or 'none'}, latest {head}); "
+            "the next run or `collection-pipeline migrate` brings it up"
+        )
 
 
 def _in_an_outage(url: str) -> bool:
