@@ -1,8 +1,8 @@
-"""`dagster dev` on loopback and the GraphQL the UI itself sends, for tests, bench and screenshots.
+"""`dagster dev` on loopback, read through the GraphQL the UI itself sends (tests, bench, pictures).
 
-`DagsterDev` starts the webserver and daemon on a DAGSTER_HOME of the caller's, waits until the
-UI answers, and stops the whole process group on exit. The query helpers read what the UI
-shows: partition statuses of assets and checks, and each partition's materialization metadata.
+`dagster_dev` starts the webserver and daemon on a DAGSTER_HOME of the caller's, waits until the
+UI answers, and stops the whole process group on exit; `DagsterDev` sends the UI's queries of
+`ui_graphql` to it over HTTP.
 """
 
 from __future__ import annotations
@@ -16,80 +16,16 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-STARTUP_TIMEOUT_S = 180
+from collection_pipeline.testing.ui_graphql import UiGraphQL, day_keys
 
-LAUNCH_BACKFILL = """
-mutation Launch($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message stack }
-    ... on InvalidSubsetError { message }
-  }
-}"""
-BACKFILL_STATUS = """
-query Status($id: String!) {
-  partitionBackfillOrError(backfillId: $id) {
-    ... on PartitionBackfill {
-      status
-      runs(limit: 10) { runId jobName status startTime endTime tags { key value } }
-    }
-  }
-}"""
-ASSET_PARTITIONS = """
-query AssetPartitions($path: [String!]!) {
-  assetNodeOrError(assetKey: {path: $path}) {
-    ... on AssetNode {
-      assetPartitionStatuses {
-        ... on TimePartitionStatuses { ranges { status startKey endKey } }
-      }
-      assetChecksOrError {
-        ... on AssetChecks {
-          checks {
-            name
-            partitionStatuses {
-              ... on AssetCheckTimePartitionStatuses { ranges { status startKey endKey } }
-            }
-          }
-        }
-      }
-    }
-  }
-}"""
-MATERIALIZATIONS = """
-query Materializations($path: [String!]!, $partitions: [String!]) {
-  assetOrError(assetKey: {path: $path}) {
-    ... on Asset {
-      assetMaterializations(partitions: $partitions) {
-        partition
-        runId
-        metadataEntries {
-          label
-          ... on IntMetadataEntry { intValue }
-          ... on FloatMetadataEntry { floatValue }
-          ... on MarkdownMetadataEntry { mdStr }
-        }
-      }
-    }
-  }
-}"""
-STEP_FAILURES = """
-query Failures($runId: ID!) {
-  logsForRun(runId: $runId) {
-    ... on EventConnection {
-      events {
-        __typename
-        ... on ExecutionStepFailureEvent { failureMetadata { description } }
-      }
-    }
-  }
-}"""
+__all__ = ["DagsterDev", "dagster_dev", "day_keys", "free_port"]
+
+STARTUP_TIMEOUT_S = 180
 
 
 def free_port() -> int:
@@ -98,14 +34,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def day_keys(start: date, end: date) -> list[str]:
-    """Partition keys of the inclusive day range."""
-    return [(start + timedelta(days=i)).isoformat() for i in range((end - start).days + 1)]
-
-
 @dataclass
-class DagsterDev:
-    """A running `dagster dev`: its base URL and the GraphQL the UI uses."""
+class DagsterDev(UiGraphQL):
+    """A running `dagster dev`: its base URL, and the UI's GraphQL sent to it over HTTP."""
 
     url: str
     log: Path
@@ -121,67 +52,15 @@ class DagsterDev:
         return body["data"]
 
     def backfill(self, assets: list[str], partitions: list[str], timeout_s: float) -> dict:
-        """Launch a backfill as the UI's Materialize dialog does; wait until it finishes."""
-        launched = self.graphql(
-            LAUNCH_BACKFILL,
-            params={
-                "partitionNames": partitions,
-                "assetSelection": [{"path": [key]} for key in assets],
-                "fromFailure": False,
-            },
-        )["launchPartitionBackfill"]
-        assert launched["__typename"] == "LaunchBackfillSuccess", launched
-        deadline = time.monotonic() + timeout_s
-        while True:
-            backfill = self.graphql(BACKFILL_STATUS, id=launched["backfillId"])
-            state = backfill["partitionBackfillOrError"]
-            if state["status"] not in ("REQUESTED", "CANCELING", "FAILING"):
-                return state
-            if time.monotonic() > deadline:
-                raise AssertionError(f"backfill still {state['status']}\n{self.tail()}")
-            time.sleep(0.5)
-
-    def partition_statuses(self, asset: str) -> tuple[dict[str, str], dict[str, dict[str, str]]]:
-        """Per day: the asset's partition status, and each check's status, as the UI shows."""
-        node = self.graphql(ASSET_PARTITIONS, path=[asset])["assetNodeOrError"]
-        checks = {
-            check["name"]: _expand(check["partitionStatuses"]["ranges"])
-            for check in node["assetChecksOrError"]["checks"]
-            if check["partitionStatuses"]
-        }
-        return _expand(node["assetPartitionStatuses"]["ranges"]), checks
-
-    def latest_metadata(self, asset: str, partitions: list[str]) -> dict[str, dict[str, Any]]:
-        """The newest materialization's metadata of each partition, label -> value."""
-        asset_data = self.graphql(MATERIALIZATIONS, path=[asset], partitions=partitions)
-        latest: dict[str, dict[str, Any]] = {}
-        for event in asset_data["assetOrError"]["assetMaterializations"]:  # newest first
-            values = {
-                entry["label"]: entry.get("intValue", entry.get("floatValue", entry.get("mdStr")))
-                for entry in event["metadataEntries"]
-            }
-            latest.setdefault(event["partition"], values)
-        return latest
-
-    def step_failures(self, run_id: str) -> list[str]:
-        events = self.graphql(STEP_FAILURES, runId=run_id)["logsForRun"]["events"]
-        return [
-            event["failureMetadata"]["description"]
-            for event in events
-            if event["__typename"] == "ExecutionStepFailureEvent" and event["failureMetadata"]
-        ]
+        """Launch a backfill from the asset graph, as the UI does; wait until it finishes."""
+        backfill_id = self.launch_backfill(assets, partitions)
+        try:
+            return self.wait_for_backfill(backfill_id, timeout_s)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}\n{self.tail()}") from exc
 
     def tail(self, characters: int = 4000) -> str:
         return self.log.read_text()[-characters:]
-
-
-def _expand(ranges: list[dict[str, str]]) -> dict[str, str]:
-    statuses = {}
-    for span in ranges:
-        start, end = date.fromisoformat(span["startKey"]), date.fromisoformat(span["endKey"])
-        for key in day_keys(start, end):
-            statuses[key] = span["status"]
-    return statuses
 
 
 @contextmanager
