@@ -93,3 +93,23 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         f"PostgreSQL tests: {counts['passed']} passed, {counts['failed'] + counts['error']} "
         f"failed, {skipped} skipped"
     )
+
+
+LONGEST_FIRST = ("test_smoke_dagster_dev", "test_cli_interrupt", "test_service_crash")
+"""Modules whose tests run for half a minute or more, longest first."""
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Start the longest tests first, then the other slow ones, then the rest.
+
+    On several workers (pytest-xdist) the run then ends with the bulk of short tests rather
+    than with a long test that happened to be collected last.
+    """
+
+    def rank(item: pytest.Item) -> int:
+        module = item.nodeid.split("::", 1)[0].rsplit("/", 1)[-1].removesuffix(".py")
+        if module in LONGEST_FIRST:
+            return LONGEST_FIRST.index(module)
+        return len(LONGEST_FIRST) + (0 if item.get_closest_marker("slow") else 1)
+
+    items.sort(key=rank)

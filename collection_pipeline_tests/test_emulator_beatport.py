@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
-import time
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
+
+from collection_pipeline.emulator import EmulatorConfig
+from collection_pipeline.emulator.app import create_app
 
 WINDOW = {"genre_id": "5,11", "publish_date": "2024-03-01:2024-03-02"}
 
@@ -204,14 +207,17 @@ def test_token_errors_and_configured_credentials(emulator_url) -> None:
     assert good.status_code == 200
 
 
-def test_expired_beatport_token_is_refused(emulator_url) -> None:
-    base = emulator_url(beatport_token_lifetime_s=0.2)
-    token = httpx.post(
-        f"{base}/v4/auth/o/token/", data={"grant_type": "client_credentials", "client_id": "c"}
-    ).json()["access_token"]
-    headers = {"Authorization": f"Bearer {token}"}
-    assert httpx.get(f"{base}/v4/catalog/tracks/", headers=headers).status_code == 200
-    time.sleep(0.3)
-    expired = httpx.get(f"{base}/v4/catalog/tracks/", headers=headers)
+def test_expired_beatport_token_is_refused() -> None:
+    now = [0.0]  # the emulator's clock, moved by the test instead of sleeping past a lifetime
+    app = create_app(EmulatorConfig(beatport_token_lifetime_s=600), clock=lambda: now[0])
+    with TestClient(app, base_url="http://emulator") as client:
+        token = client.post(
+            "/v4/auth/o/token/", data={"grant_type": "client_credentials", "client_id": "c"}
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        now[0] = 599.0
+        assert client.get("/v4/catalog/tracks/", headers=headers).status_code == 200
+        now[0] = 600.5
+        expired = client.get("/v4/catalog/tracks/", headers=headers)
     assert expired.status_code == 401
     assert set(expired.json()) == {"detail"}

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
+from starlette.testclient import TestClient
+
+from collection_pipeline.emulator import EmulatorConfig
+from collection_pipeline.emulator.app import create_app
 
 ISRC_WINDOW = {"publish_date": "2024-03-01:2024-03-03", "genre_id": "5"}
 
@@ -145,12 +147,19 @@ def test_missing_and_malformed_tokens_are_401(emulator_url) -> None:
     assert malformed.status_code == 401
 
 
-def test_expired_token_gives_the_real_401(emulator_url) -> None:
-    client = spotify_client(emulator_url(spotify_token_lifetime_s=0.2))
-    isrc, _ = known_isrc(client)
-    params = {"q": f"isrc:{isrc}", "type": "track"}
-    assert client.get("/v1/search", params=params).status_code == 200
-    time.sleep(0.3)
-    expired = client.get("/v1/search", params=params)
+def test_expired_token_gives_the_real_401() -> None:
+    now = [0.0]  # the emulator's clock, moved by the test instead of sleeping past a lifetime
+    app = create_app(EmulatorConfig(spotify_token_lifetime_s=600), clock=lambda: now[0])
+    with TestClient(app, base_url="http://emulator") as client:
+        token = client.post(
+            "/api/token", data={"grant_type": "client_credentials"}, auth=("id", "secret")
+        ).json()["access_token"]
+        client.headers["Authorization"] = f"Bearer {token}"
+        isrc, _ = known_isrc(client)
+        params = {"q": f"isrc:{isrc}", "type": "track"}
+        now[0] = 599.0
+        assert client.get("/v1/search", params=params).status_code == 200
+        now[0] = 600.5
+        expired = client.get("/v1/search", params=params)
     assert expired.status_code == 401
     assert expired.json() == {"error": {"status": 401, "message": "The access token expired"}}

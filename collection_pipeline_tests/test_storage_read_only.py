@@ -23,7 +23,7 @@ from collection_pipeline.testing.harness import beatport_track, migrated_databas
 
 MARCH = DateWindow(date(2024, 3, 1), date(2024, 4, 1))
 FAST_S = 0.5
-""""Well under a second": what a read may take while a writer holds the lock."""
+""""Well under a second": how much longer a read may take while a writer holds the lock."""
 HOLD_S = 10.0
 """Longest the holder keeps its transaction open if the test never releases it."""
 
@@ -96,11 +96,17 @@ def test_reads_complete_while_a_writer_holds_its_transaction(db: Database) -> No
         "fingerprint": lambda: service.fingerprint("raw", MARCH),
         "schema check (resource setup)": db.upgrade,
     }
+    for read in reads.values():
+        read()  # warm: the timing alone must not carry first-use costs the second one skips
+    alone = {name: timed(read)[1] for name, read in reads.items()}
     with HeldWriter(db):
-        durations = {name: timed(read)[1] for name, read in reads.items()}
+        beside = {name: timed(read)[1] for name, read in reads.items()}
         report = service.report(MARCH)
-    slow = {name: round(seconds, 3) for name, seconds in durations.items() if seconds >= FAST_S}
-    assert not slow, f"reads waited behind the writer: {slow}"
+    # What a read took beyond its own time without a writer is time spent waiting for the lock;
+    # comparing with the read alone keeps the bound about waiting on a loaded machine too.
+    waited = {name: round(beside[name] - alone[name], 3) for name in reads}
+    slow = {name: seconds for name, seconds in waited.items() if seconds >= FAST_S}
+    assert not slow, f"reads waited behind the writer: {slow} (alone: {alone})"
     # The reads saw the last committed state, not the holder's uncommitted record.
     assert report.raw.total == 3
     assert service.report(MARCH).raw.total == 4

@@ -226,9 +226,13 @@ def _too_many(retry_after: int) -> Reply:
     return Reply(429, reply.body, {"Retry-After": str(retry_after)})
 
 
-def create_app(config: EmulatorConfig | None = None) -> Starlette:
-    """The ASGI app serving Beatport (/v4), Spotify (/api/token, /v1) and /_emulator."""
-    emulator = Emulator(config or EmulatorConfig())
+def create_app(config: EmulatorConfig | None = None, clock: Clock = monotonic) -> Starlette:
+    """The ASGI app serving Beatport (/v4), Spotify (/api/token, /v1) and /_emulator.
+
+    `clock` drives token lifetimes and the rate window, so tests can expire a token by moving
+    time instead of sleeping past a lifetime.
+    """
+    emulator = Emulator(config or EmulatorConfig(), clock)
 
     def endpoint(route: str, service: str, handler: Handler, *, api: bool = True) -> Any:
         async def run(request: Request) -> Response:
