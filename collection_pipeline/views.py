@@ -15,6 +15,7 @@ states, tracks = database.unit_of_work(read_only=True).run(
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -72,3 +73,45 @@ def track_preview(uow: UnitOfWork, day: date, limit: int = PREVIEW_ROWS) -> list
 def outcome_preview(uow: UnitOfWork, day: date, limit: int = PREVIEW_ROWS) -> list[dict[str, Any]]:
     """A few Spotify outcomes of one day: track, status, Spotify id, rule and score."""
     return uow.spotify.sample_outcomes(DateWindow.single_day(day), limit)
+
+
+# ---------------------------------------------------------------- one asset's day, all at once
+
+
+@dataclass(frozen=True)
+class ProcessedDay:
+    """Everything one day of `processed_tracks` reports and checks."""
+
+    raw: RawStateCounts
+    tracks: int
+    quarantine_reasons: dict[str, int]
+    invalid_isrcs: int
+    preview: list[dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class EnrichedDay:
+    """Everything one day of `spotify_enrichments` reports and checks."""
+
+    outcomes: OutcomeCounts
+    preview: list[dict[str, Any]]
+
+
+def processed_days(uow: UnitOfWork, window: DateWindow) -> dict[date, ProcessedDay]:
+    """Each day's figures of `processed_tracks`, read in the caller's one transaction."""
+    states, tracks = raw_states(uow, window), track_counts(uow, window)
+    reasons, invalid = quarantine_reasons(uow, window), invalid_isrcs(uow, window)
+    return {
+        day: ProcessedDay(
+            states[day], tracks[day], reasons[day], invalid[day], track_preview(uow, day)
+        )
+        for day in window.days()
+    }
+
+
+def enriched_days(
+    uow: UnitOfWork, window: DateWindow, not_found_ttl: timedelta, now: datetime
+) -> dict[date, EnrichedDay]:
+    """Each day's figures of `spotify_enrichments`, read in the caller's one transaction."""
+    counts = outcomes(uow, window, not_found_ttl, now)
+    return {day: EnrichedDay(counts[day], outcome_preview(uow, day)) for day in window.days()}

@@ -12,7 +12,7 @@ those partitions Failed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any, TypeVar
 
 import dagster as dg
@@ -25,12 +25,13 @@ from collection_pipeline.defs import checks, metadata
 from collection_pipeline.defs.checks import ENRICHMENT, PROCESSED, RAW
 from collection_pipeline.defs.partitions import DAYS_TAG, contiguous_windows, partition_key
 from collection_pipeline.defs.resources import DatabaseResource
-from collection_pipeline.domain import DateWindow, DayCollect, EnrichResult, ProcessResult
-from collection_pipeline.service import CollectionService
+from collection_pipeline.domain import DateWindow, DayCollect
+from collection_pipeline.service import CollectionService, utc_now
 from collection_pipeline.storage import UnitOfWork
 
 Event = dg.AssetMaterialization | dg.AssetCheckEvaluation
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class DaysStep:
@@ -42,8 +43,12 @@ class DaysStep:
         service: CollectionService,
         database: DatabaseResource,
         window: DateWindow,
+        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._context = context
+        self._clock = clock
+        """The time outcomes are judged at (a not-found past its TTL is pending): the
+        service's own clock unless a caller injects one."""
         self._service = service
         self._database = database
         self._window = window
@@ -99,69 +104,59 @@ class DaysStep:
                 yield self._targeted(checks.completeness(day, collected, states[day]))
 
     def _process(self) -> Iterator[Event]:
-        days = self._open_days()
-        results: list[ProcessResult] = []
-        for window in contiguous_windows(days):
-            self._context.log.info(f"Processing raw Beatport records published {window}")
-            results.append(
-                self._service.process_unprocessed_beatport_tracks(
-                    window, progress=self._context.log.info
-                )
-            )
-        self.summary.append(metadata.process_summary(results))
-        states, reasons, tracks, invalid = self._read(
-            lambda uow: (
-                views.raw_states(uow, self._window),
-                views.quarantine_reasons(uow, self._window),
-                views.track_counts(uow, self._window),
-                views.invalid_isrcs(uow, self._window),
-            )
+        days, results = self._over_open_days(
+            "Processing raw Beatport records published",
+            self._service.process_unprocessed_beatport_tracks,
         )
+        self.summary.append(metadata.process_summary(results))
+        figures = self._read(lambda uow: views.processed_days(uow, self._window))
         for day in days:
-            if states[day].pending:
-                self._fail(day, f"{states[day].pending} raw records stuck unprocessed")
+            processed = figures[day]
+            if processed.raw.pending:
+                self._fail(day, f"{processed.raw.pending} raw records stuck unprocessed")
             else:
-                preview = self._read(lambda uow, day=day: views.track_preview(uow, day))
                 yield self._materialize(
-                    PROCESSED,
-                    day,
-                    metadata.processed_day(
-                        states[day], tracks[day], reasons[day], invalid[day], preview
-                    ),
-                    "processed",
+                    PROCESSED, day, metadata.processed_day(processed), "processed"
                 )
             if checks.NOT_STUCK.key in self._checks:
-                yield self._targeted(checks.not_stuck(day, states[day], reasons[day]))
+                yield self._targeted(
+                    checks.not_stuck(day, processed.raw, processed.quarantine_reasons)
+                )
             if checks.ISRC_VALID.key in self._checks:
-                yield self._targeted(checks.isrc_validity(day, tracks[day], invalid[day]))
+                yield self._targeted(
+                    checks.isrc_validity(day, processed.tracks, processed.invalid_isrcs)
+                )
 
     def _enrich(self) -> Iterator[Event]:
-        days = self._open_days()
-        results: list[EnrichResult] = []
-        for window in contiguous_windows(days):
-            self._context.log.info(f"Searching Spotify by ISRC for tracks published {window}")
-            results.append(
-                self._service.enrich_tracks_with_spotify_data(
-                    window, progress=self._context.log.info
-                )
-            )
-        self.summary.append(metadata.enrich_summary(results))
-        now = datetime.now(UTC)
-        outcomes = self._read(
-            lambda uow: views.outcomes(uow, self._window, self._database.not_found_ttl, now)
+        days, results = self._over_open_days(
+            "Searching Spotify by ISRC for tracks published",
+            self._service.enrich_tracks_with_spotify_data,
         )
+        self.summary.append(metadata.enrich_summary(results))
+        now, ttl = self._clock(), self._database.not_found_ttl
+        figures = self._read(lambda uow: views.enriched_days(uow, self._window, ttl, now))
         floor = settings.match_rate_floor()
         for day in days:
-            preview = self._read(lambda uow, day=day: views.outcome_preview(uow, day))
+            outcomes = figures[day].outcomes
             yield self._materialize(
-                ENRICHMENT, day, metadata.enrichment_day(outcomes[day], preview), "enrichment"
+                ENRICHMENT, day, metadata.enrichment_day(figures[day]), "enrichment"
             )
             if checks.NO_PENDING.key in self._checks:
-                yield self._targeted(checks.no_pending(day, outcomes[day]))
+                yield self._targeted(checks.no_pending(day, outcomes))
             if checks.MATCH_RATE.key in self._checks:
-                yield self._targeted(checks.match_rate(day, outcomes[day], floor))
+                yield self._targeted(checks.match_rate(day, outcomes, floor))
 
     # ------------------------------------------------------------ helpers
+
+    def _over_open_days(self, doing: str, command: Callable[..., R]) -> tuple[list[date], list[R]]:
+        """Run a service command over the days not failed yet, in the fewest windows that hold
+        them (good days still go in large batches), logging each window first."""
+        days = self._open_days()
+        results = []
+        for window in contiguous_windows(days):
+            self._context.log.info(f"{doing} {window}")
+            results.append(command(window, progress=self._context.log.info))
+        return days, results
 
     def _open_days(self) -> list[date]:
         """The days of the window that have not failed earlier in this run."""

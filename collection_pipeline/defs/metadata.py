@@ -15,59 +15,90 @@ from typing import Any
 
 import dagster as dg
 import pandas as pd
+import sqlalchemy as sa
 
 from collection_pipeline.domain import (
     CollectResult,
     DayCollect,
     EnrichResult,
-    OutcomeCounts,
     ProcessResult,
     RawStateCounts,
     RequestCounters,
 )
+from collection_pipeline.storage import schema
+from collection_pipeline.views import EnrichedDay, ProcessedDay
 
 # ---------------------------------------------------------------- tables the assets write
 
 
-def _schema(*columns: tuple[str, str, str]) -> dg.TableSchema:
-    return dg.TableSchema(
-        columns=[dg.TableColumn(name, type_, description=text) for name, type_, text in columns]
-    )
+_TYPE_NAMES = (
+    (sa.DateTime, "timestamp"),
+    (sa.Date, "date"),
+    (sa.JSON, "json"),
+    (sa.Float, "float"),
+    (sa.Integer, "integer"),
+    (sa.Boolean, "boolean"),
+    (sa.String, "string"),
+)
+
+
+def _type_name(column: sa.Column[Any]) -> str:
+    type_ = column.type
+    if isinstance(type_, sa.TypeDecorator):
+        type_ = type_.impl_instance
+    return next(name for kind, name in _TYPE_NAMES if isinstance(type_, kind))
+
+
+def _schema(table: sa.Table, described: str) -> dg.TableSchema:
+    """The columns of `table` a reader of the asset needs, typed as the table declares them.
+    `described` holds one `column: description` line each, so the metadata cannot name a column
+    the table lacks (loading fails) or show a type the table does not have."""
+    columns = []
+    for line in described.strip().splitlines():
+        name, text = (part.strip() for part in line.split(":", 1))
+        columns.append(dg.TableColumn(name, _type_name(table.c[name]), description=text))
+    return dg.TableSchema(columns=columns)
 
 
 RAW_TABLE = {
     "dagster/table_name": "external_data",
     "dagster/column_schema": _schema(
-        ("provider", "string", "`beatport` for these rows"),
-        ("entity_type", "string", "`track`"),
-        ("external_id", "string", "Beatport track id (or a content key when it had none)"),
-        ("payload", "json", "the track JSON exactly as the API sent it"),
-        ("content_hash", "string", "hash of the canonical payload: unchanged records are skipped"),
-        ("partition_date", "date", "publish day: the partition the record belongs to"),
-        ("first_seen_at", "timestamp", "when the record first arrived"),
-        ("last_seen_at", "timestamp", "when a crawl last returned it"),
-        ("processed_at", "timestamp", "when it was normalized or quarantined; NULL = pending"),
-        ("processing_error", "string", "quarantine reason; NULL when normalized"),
+        schema.external_data,
+        """
+provider: `beatport` for these rows
+entity_type: `track`
+external_id: Beatport track id (or a content key when it had none)
+payload: the track JSON exactly as the API sent it
+content_hash: hash of the canonical payload: unchanged records are skipped
+partition_date: publish day: the partition the record belongs to
+first_seen_at: when the record first arrived
+last_seen_at: when a crawl last returned it
+processed_at: when it was normalized or quarantined; NULL = pending
+processing_error: quarantine reason; NULL when normalized
+""",
     ),
 }
 PROCESSED_TABLE = {
     "dagster/table_name": "tracks",
     "dagster/column_schema": _schema(
-        ("beatport_id", "integer", "Beatport track id (unique)"),
-        ("name", "string", "track title"),
-        ("mix_name", "string", "mix, e.g. `Original Mix`, `Extended Remix`"),
-        ("isrc", "string", "validated ISRC; NULL when missing or malformed"),
-        ("bpm", "integer", "tempo"),
-        ("key_name", "string", "musical key as Beatport names it"),
-        ("camelot", "string", "Camelot wheel key"),
-        ("length_ms", "integer", "duration in milliseconds"),
-        ("publish_date", "date", "Beatport publish day: the partition"),
-        ("new_release_date", "date", "release day"),
-        ("catalog_number", "string", "label catalogue number"),
-        ("genre_id", "integer", "-> genres"),
-        ("sub_genre_id", "integer", "-> sub_genres"),
-        ("release_id", "integer", "-> releases (-> labels)"),
-        ("source_record_id", "integer", "-> external_data: the raw record it came from"),
+        schema.tracks,
+        """
+beatport_id: Beatport track id (unique)
+name: track title
+mix_name: mix, e.g. `Original Mix`, `Extended Remix`
+isrc: validated ISRC; NULL when missing or malformed
+bpm: tempo
+key_name: musical key as Beatport names it
+camelot: Camelot wheel key
+length_ms: duration in milliseconds
+publish_date: Beatport publish day: the partition
+new_release_date: release day
+catalog_number: label catalogue number
+genre_id: -> genres
+sub_genre_id: -> sub_genres
+release_id: -> releases (-> labels)
+source_record_id: -> external_data: the raw record it came from
+""",
     ),
     "catalogue/other_tables": "artists, track_artists (artist and remixer credits), releases, "
     "labels, genres, sub_genres",
@@ -75,16 +106,19 @@ PROCESSED_TABLE = {
 ENRICHMENT_TABLE = {
     "dagster/table_name": "spotify_track_matches",
     "dagster/column_schema": _schema(
-        ("track_id", "integer", "-> tracks (one outcome per track)"),
-        ("status", "string", "`found`, `not_found` (searched again after the TTL) or `error`"),
-        ("spotify_track_id", "string", "the matched Spotify track; NULL unless found"),
-        ("isrc", "string", "the ISRC that was searched"),
-        ("match_rule", "string", "which matching rule chose the candidate"),
-        ("match_score", "float", "similarity score of the chosen candidate"),
-        ("candidate_count", "integer", "Spotify results for the ISRC"),
-        ("attempts", "integer", "searches made for this track"),
-        ("error_reason", "string", "why the last search failed (status `error`)"),
-        ("searched_at", "timestamp", "when the outcome was decided"),
+        schema.spotify_track_matches,
+        """
+track_id: -> tracks (one outcome per track)
+status: `found`, `not_found` (searched again after the TTL) or `error`
+spotify_track_id: the matched Spotify track; NULL unless found
+isrc: the ISRC that was searched
+match_rule: which matching rule chose the candidate
+match_score: similarity score of the chosen candidate
+candidate_count: Spotify results for the ISRC
+attempts: searches made for this track
+error_reason: why the last search failed (status `error`)
+searched_at: when the outcome was decided
+""",
     ),
 }
 
@@ -104,15 +138,16 @@ def rate(value: float | None) -> dg.MetadataValue:
     return dg.MetadataValue.null() if value is None else dg.MetadataValue.float(round(value, 3))
 
 
+def count(value: int | None) -> dg.MetadataValue:
+    """A count as an int metadata value, or null when there is none (no API count arrived)."""
+    return dg.MetadataValue.null() if value is None else dg.MetadataValue.int(value)
+
+
 def raw_day(collected: DayCollect, state: RawStateCounts) -> dict[str, Any]:
     """One day of `raw_beatport_tracks`: what the crawl delivered and what is stored."""
     return {
         "dagster/row_count": state.total,
-        "api_count": (
-            dg.MetadataValue.null()
-            if collected.api_count is None
-            else dg.MetadataValue.int(collected.api_count)
-        ),
+        "api_count": count(collected.api_count),
         "received": collected.received,
         "new": collected.new,
         "changed": collected.changed,
@@ -120,27 +155,22 @@ def raw_day(collected: DayCollect, state: RawStateCounts) -> dict[str, Any]:
     }
 
 
-def processed_day(
-    state: RawStateCounts,
-    tracks: int,
-    reasons: dict[str, int],
-    invalid_isrcs: int,
-    preview: list[dict[str, Any]],
-) -> dict[str, Any]:
+def processed_day(day: ProcessedDay) -> dict[str, Any]:
     """One day of `processed_tracks`: its catalogue tracks and the state of its raw records."""
     return {
-        "dagster/row_count": tracks,
-        "processed": state.processed,
-        "quarantined": state.quarantined,
-        "stuck": state.pending,
-        "invalid_isrcs": invalid_isrcs,
-        "quarantine_reasons": dg.MetadataValue.json(reasons),
-        "preview": markdown_table(preview),
+        "dagster/row_count": day.tracks,
+        "processed": day.raw.processed,
+        "quarantined": day.raw.quarantined,
+        "stuck": day.raw.pending,
+        "invalid_isrcs": day.invalid_isrcs,
+        "quarantine_reasons": dg.MetadataValue.json(day.quarantine_reasons),
+        "preview": markdown_table(day.preview),
     }
 
 
-def enrichment_day(outcomes: OutcomeCounts, preview: list[dict[str, Any]]) -> dict[str, Any]:
+def enrichment_day(day: EnrichedDay) -> dict[str, Any]:
     """One day of `spotify_enrichments`: its outcomes by status and its match rate."""
+    outcomes = day.outcomes
     return {
         "dagster/row_count": outcomes.found + outcomes.not_found + outcomes.error,
         "found": outcomes.found,
@@ -148,7 +178,7 @@ def enrichment_day(outcomes: OutcomeCounts, preview: list[dict[str, Any]]) -> di
         "error": outcomes.error,
         "pending": outcomes.pending,
         "match_rate": rate(outcomes.match_rate),
-        "preview": markdown_table(preview),
+        "preview": markdown_table(day.preview),
     }
 
 
