@@ -22,13 +22,12 @@ from bench.common import Figure, standalone_emulator, write_results
 from collection_pipeline.domain import DateWindow
 from collection_pipeline.testing.harness import (
     DEFAULT_GENRES,
-    count_duplicate_rows,
     fetch_truth,
     migrated_database,
     real_service,
     run_pipeline,
 )
-from collection_pipeline.testing.messy_truth import score_items0, score_messy
+from collection_pipeline.testing.truth import score_against_truth, score_items0
 
 NAME = "accuracy"
 
@@ -55,8 +54,7 @@ def main() -> None:
         with real_service(db, base_url, "bench-recheck") as service:
             recheck = service.enrich_tracks_with_spotify_data(window, batch_size=500)
         seconds = time.monotonic() - started
-        score = score_messy(db, base_url, window, genres)
-        duplicates = count_duplicate_rows(db)
+        score = score_against_truth(db, base_url, window, genres)
         seed = score_items0(db, base_url, fetch_truth(base_url, window, genres))
 
     print(score.summary())
@@ -70,7 +68,7 @@ def main() -> None:
         Figure(
             NAME,
             "duplicate rows",
-            duplicates,
+            score.duplicate_rows,
             "rows",
             threshold=0,
             higher_is_better=False,

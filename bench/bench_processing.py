@@ -33,10 +33,10 @@ from collection_pipeline.emulator.catalogue import BeatportCatalogue
 from collection_pipeline.emulator.reference_data import GENRES_BY_ID
 from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import Database
+from collection_pipeline.testing.defaults import GENRE_IDS, NOT_FOUND_TTL
 
 THROUGHPUT_THRESHOLD = 0.40
 MEMORY_GROWTH_LIMIT = 1.20
-DEFAULT_GENRES = (5, 11, 12, 90, 6, 1)
 TRACKS_PER_DAY = 100
 FIRST_DAY = date(2024, 1, 1)
 BATCH_SIZE = 1000
@@ -49,7 +49,7 @@ def catalogue_tracks(count: int) -> Iterator[dict]:
     catalogue = BeatportCatalogue(seed=42, tracks_per_day=TRACKS_PER_DAY)
     produced, day = 0, FIRST_DAY
     while True:
-        for genre_id in DEFAULT_GENRES:
+        for genre_id in GENRE_IDS:
             for track in catalogue.tracks_for(day, GENRES_BY_ID[genre_id].slot):
                 yield track
                 produced += 1
@@ -71,7 +71,9 @@ def load_raw(db: Database, tracks: list[dict]) -> None:
 
 
 def processing_rate(db: Database, tracks: list[dict]) -> float:
-    service = CollectionService(db.unit_of_work, run_id="bench-process")
+    service = CollectionService(
+        db.unit_of_work, run_id="bench-process", not_found_ttl=NOT_FOUND_TTL
+    )
     started = time.perf_counter()
     result = service.process_unprocessed_beatport_tracks(window_of(tracks), BATCH_SIZE)
     elapsed = time.perf_counter() - started
@@ -124,7 +126,7 @@ def peak_rss_of_processing(url: str, records: int) -> float:
 def process_only(url: str, records: int) -> None:
     """Child side of the memory figure: process everything pending, report peak RSS."""
     db = Database(url)
-    service = CollectionService(db.unit_of_work, run_id="bench-memory")
+    service = CollectionService(db.unit_of_work, run_id="bench-memory", not_found_ttl=NOT_FOUND_TTL)
     result = service.process_unprocessed_beatport_tracks(EVERYTHING, BATCH_SIZE)
     if result.processed + result.quarantined != records:
         raise RuntimeError(f"processed {result.processed} + {result.quarantined} of {records}")

@@ -48,6 +48,7 @@ from collection_pipeline.clients.spotify import SearchAnswer
 from collection_pipeline.domain import DateWindow
 from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import Database
+from collection_pipeline.testing.defaults import NOT_FOUND_TTL, SPOTIFY_CONCURRENCY
 from collection_pipeline.testing.harness import migrated_database, real_service
 
 GENRES = "5,11,12,90,6,1"
@@ -67,7 +68,13 @@ def distinct_isrcs(base_url: str, needed: int) -> list[str]:
 
 
 def make_client(base_url: str) -> SpotifyAPIClient:
-    return SpotifyAPIClient(f"{base_url}/v1", f"{base_url}/api/token", "bench-id", "bench-secret")
+    return SpotifyAPIClient(
+        f"{base_url}/v1",
+        f"{base_url}/api/token",
+        "bench-id",
+        "bench-secret",
+        max_concurrency=SPOTIFY_CONCURRENCY,
+    )
 
 
 def seed_loop_rate(base_url: str, isrcs: list[str]) -> float:
@@ -111,7 +118,9 @@ def enrichment_rate(fast_url: str, slow_url: str, window: DateWindow) -> float:
             service.collect_beatport_tracks_raw(window, [int(g) for g in GENRES.split(",")])
             service.process_unprocessed_beatport_tracks(window)
         with make_client(slow_url) as client:
-            service = CollectionService(db.unit_of_work, run_id="bench-enrich", spotify=client)
+            service = CollectionService(
+                db.unit_of_work, run_id="bench-enrich", spotify=client, not_found_ttl=NOT_FOUND_TTL
+            )
             started = time.monotonic()
             result = service.enrich_tracks_with_spotify_data(window)
             seconds = time.monotonic() - started
@@ -137,7 +146,9 @@ def paging_cost(window: DateWindow) -> dict[str, float]:
             service.process_unprocessed_beatport_tracks(window)
         httpx.post(f"{base_url}/_emulator/reset")
         with make_client(base_url) as client:
-            service = CollectionService(db.unit_of_work, run_id="bench-paging", spotify=client)
+            service = CollectionService(
+                db.unit_of_work, run_id="bench-paging", spotify=client, not_found_ttl=NOT_FOUND_TTL
+            )
             result = service.enrich_tracks_with_spotify_data(window)
         stats = httpx.get(f"{base_url}/_emulator/stats").json()["requests"]
     searches = sum(stats.get("spotify.search", {}).values())

@@ -1,4 +1,4 @@
-"""Choosing the Spotify track for a Beatport track (DESIGN section 6), as pure functions.
+"""Choosing the Spotify track for a Beatport track, as pure functions.
 
 A candidate is acceptable only when its own ISRC equals the track's and one of its artists
 matches one of the track's artists by a fuzzy ratio after Unicode normalization. Among the
@@ -18,9 +18,10 @@ from typing import Protocol
 
 from rapidfuzz import fuzz
 
+from collection_pipeline import settings
 from collection_pipeline.normalization import normalize_isrc
 
-DEFAULT_ARTIST_THRESHOLD = 90.0
+DEFAULT_ARTIST_THRESHOLD: float = settings.MATCH_THRESHOLD.default_value()
 
 _SEPARATORS = re.compile(
     r"\s*(?:\bfeaturing\b|\bfeat\b\.?|\bft\b\.?|\bvs\b\.?|&|,|;|/|\+|\bx\b|\band\b)\s*",
@@ -171,7 +172,7 @@ def _album_rank(album_type: str) -> int:
 
 
 class Matcher:
-    """Applies DESIGN section 6 with a configurable artist-similarity threshold."""
+    """Applies the rule above with a configurable artist-similarity threshold."""
 
     def __init__(self, threshold: float = DEFAULT_ARTIST_THRESHOLD) -> None:
         if not 0.0 < threshold <= 100.0:

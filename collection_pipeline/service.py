@@ -115,7 +115,7 @@ class CollectionService:
         beatport: BeatportAPIClient | None = None,
         spotify: SpotifyAPIClient | None = None,
         matcher: Matcher | None = None,
-        not_found_ttl: timedelta = timedelta(days=30),
+        not_found_ttl: timedelta,
         clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._uow_factory = uow_factory

@@ -91,7 +91,12 @@ class Variable:
         try:
             return self.value()
         except SettingsError:
-            return None if self.default is None else self.parse(self.default)
+            return self.default_value()
+
+    def default_value(self) -> Any:
+        """The typed default (None without one): the single source of every default that
+        resources, the CLI and the test harnesses start from, so none writes it again."""
+        return None if self.default is None else self.parse(self.default)
 
     def kind_phrase(self) -> str:
         return _KIND_PHRASES.get(self.kind, self.kind)

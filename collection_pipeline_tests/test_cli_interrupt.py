@@ -22,7 +22,8 @@ import pytest
 import sqlalchemy as sa
 from dagster._core.instance.ref import InstanceRef
 
-from collection_pipeline.storage import Database, database_digest
+from collection_pipeline.storage import Database
+from collection_pipeline.testing.digest import database_digest
 from collection_pipeline_tests.support.environment import live_cli_environment
 
 pytestmark = pytest.mark.slow

@@ -18,6 +18,7 @@ from collection_pipeline.clients import (
     SpotifyAPIClient,
 )
 from collection_pipeline.emulator.config import FaultRates
+from collection_pipeline.testing.defaults import BEATPORT_CONCURRENCY, SPOTIFY_CONCURRENCY
 
 GENRES = [5, 11, 12, 90, 6, 1]
 FROM, TO = date(2024, 3, 1), date(2024, 3, 3)
@@ -53,6 +54,7 @@ def test_flaky_beatport_crawl_is_complete_without_duplicates(
         client_id="bp-client-SECRET",
         policy=FAST,
         page_size=25,
+        max_concurrency=BEATPORT_CONCURRENCY,
     ) as client:
         crawl = client.crawl(GENRES, FROM, TO)
         pages = list(crawl)
@@ -77,6 +79,7 @@ def test_a_401_mid_crawl_refreshes_the_token_and_loses_no_page(
         refresh_token="bp-refresh-SECRET",
         client_id="bp-client-SECRET",
         page_size=20,
+        max_concurrency=BEATPORT_CONCURRENCY,
     ) as client:
         ids = crawl(client)
         counters = client.stats.snapshot()
@@ -88,7 +91,9 @@ def test_a_401_without_refresh_credentials_names_the_variables(
     emulator_url: Callable[..., str],
 ) -> None:
     url = emulator_url(profile="flaky", faults=FaultRates(beatport_401_after=2))
-    client = BeatportAPIClient(f"{url}/v4", "bp-access-SECRET", page_size=20)
+    client = BeatportAPIClient(
+        f"{url}/v4", "bp-access-SECRET", page_size=20, max_concurrency=BEATPORT_CONCURRENCY
+    )
     with client, pytest.raises(AuthenticationError) as caught:
         crawl(client)
     message = str(caught.value)
@@ -114,7 +119,12 @@ def test_flaky_spotify_lookups_equal_the_fault_free_answers(
     answers = []
     for url in (clean, flaky):
         with SpotifyAPIClient(
-            f"{url}/v1", f"{url}/api/token", "sp-id", "sp-client-SECRET", policy=FAST
+            f"{url}/v1",
+            f"{url}/api/token",
+            "sp-id",
+            "sp-client-SECRET",
+            policy=FAST,
+            max_concurrency=SPOTIFY_CONCURRENCY,
         ) as client:
             batch = client.search_many(isrcs)
         assert batch.fatal is None
@@ -127,7 +137,13 @@ def test_flaky_spotify_lookups_equal_the_fault_free_answers(
 
 def test_penalty_gives_a_clear_retryable_error_quickly(emulator_url: Callable[..., str]) -> None:
     url = emulator_url(profile="penalty")
-    with SpotifyAPIClient(f"{url}/v1", f"{url}/api/token", "sp-id", "sp-client-SECRET") as client:
+    with SpotifyAPIClient(
+        f"{url}/v1",
+        f"{url}/api/token",
+        "sp-id",
+        "sp-client-SECRET",
+        max_concurrency=SPOTIFY_CONCURRENCY,
+    ) as client:
         started = time.monotonic()
         with pytest.raises(RateLimitedError) as caught:
             client.search_tracks_by_isrc("USRC17607839")
@@ -146,7 +162,13 @@ def test_wrong_spotify_credentials_are_a_clear_authentication_error(
     emulator_url: Callable[..., str],
 ) -> None:
     url = emulator_url(credentials={"spotify_client_id": "right", "spotify_client_secret": "ok"})
-    with SpotifyAPIClient(f"{url}/v1", f"{url}/api/token", "wrong", "sp-client-SECRET") as client:
+    with SpotifyAPIClient(
+        f"{url}/v1",
+        f"{url}/api/token",
+        "wrong",
+        "sp-client-SECRET",
+        max_concurrency=SPOTIFY_CONCURRENCY,
+    ) as client:
         with pytest.raises(AuthenticationError, match="SPOTIFY_CLIENT_ID") as caught:
             client.search_tracks_by_isrc("USRC17607839")
         batch = client.search_many(["USRC17607839", "USRC17607840", "USRC17607841"])
@@ -162,7 +184,11 @@ def test_wrong_beatport_refresh_token_is_a_clear_authentication_error(
     url = emulator_url(credentials={"beatport_refresh_token": "right"})
     with (
         BeatportAPIClient(
-            f"{url}/v4", None, refresh_token="bp-refresh-SECRET", client_id="bp-client-SECRET"
+            f"{url}/v4",
+            None,
+            refresh_token="bp-refresh-SECRET",
+            client_id="bp-client-SECRET",
+            max_concurrency=BEATPORT_CONCURRENCY,
         ) as client,
         pytest.raises(AuthenticationError, match="BEATPORT_REFRESH_TOKEN") as caught,
     ):
@@ -174,7 +200,13 @@ def test_expiring_spotify_tokens_are_renewed_without_errors(
     emulator_url: Callable[..., str],
 ) -> None:
     url = emulator_url(spotify_token_lifetime_s=1)
-    with SpotifyAPIClient(f"{url}/v1", f"{url}/api/token", "sp-id", "sp-client-SECRET") as client:
+    with SpotifyAPIClient(
+        f"{url}/v1",
+        f"{url}/api/token",
+        "sp-id",
+        "sp-client-SECRET",
+        max_concurrency=SPOTIFY_CONCURRENCY,
+    ) as client:
         for _ in range(3):
             assert isinstance(client.search_tracks_by_isrc("USRC17607839"), list)
             time.sleep(0.6)
@@ -206,24 +238,43 @@ def test_no_secret_reaches_logs_exceptions_or_reprs(
         client_id="bp-client-SECRET",
         policy=FAST,
         page_size=50,
+        max_concurrency=BEATPORT_CONCURRENCY,
     )
-    spotify = SpotifyAPIClient(f"{url}/v1", f"{url}/api/token", "sp-id", "sp-client-SECRET")
+    spotify = SpotifyAPIClient(
+        f"{url}/v1",
+        f"{url}/api/token",
+        "sp-id",
+        "sp-client-SECRET",
+        max_concurrency=SPOTIFY_CONCURRENCY,
+    )
     texts += [repr(beatport), repr(spotify), repr(beatport._auth), repr(spotify._auth)]
     crawl(beatport)
     batch = spotify.search_many([f"USRC1760{n:04d}" for n in range(30)])
     texts += [repr(batch), str(batch.errors)]
     failing = [
-        lambda: crawl(BeatportAPIClient(f"{strict}/v4", "bp-access-SECRET", policy=FAST)),
+        lambda: crawl(
+            BeatportAPIClient(
+                f"{strict}/v4",
+                "bp-access-SECRET",
+                policy=FAST,
+                max_concurrency=BEATPORT_CONCURRENCY,
+            )
+        ),
         lambda: crawl(
             BeatportAPIClient(
                 f"{strict}/v4",
                 None,
                 refresh_token="bp-refresh-SECRET",
                 client_id="bp-client-SECRET",
+                max_concurrency=BEATPORT_CONCURRENCY,
             )
         ),
         lambda: SpotifyAPIClient(
-            f"{strict}/v1", f"{strict}/api/token", "sp-id", "sp-client-SECRET"
+            f"{strict}/v1",
+            f"{strict}/api/token",
+            "sp-id",
+            "sp-client-SECRET",
+            max_concurrency=SPOTIFY_CONCURRENCY,
         ).search_tracks_by_isrc("USRC17607839"),
     ]
     for action in failing:
@@ -246,7 +297,9 @@ def test_queries_past_the_count_cap_are_split_by_day_then_by_genre(
     """22,000 tracks: the API caps `count` at 10,000 for the whole query and for each genre."""
     url = emulator_url(tracks_per_day=1000)
     genres, first, last = [5, 11], date(2024, 3, 1), date(2024, 3, 11)
-    with BeatportAPIClient(f"{url}/v4", "bp-access-SECRET") as client:
+    with BeatportAPIClient(
+        f"{url}/v4", "bp-access-SECRET", max_concurrency=BEATPORT_CONCURRENCY
+    ) as client:
         crawl = client.crawl(genres, first, last)
         pages = list(crawl)
     ids = [track["id"] for page in pages for track in page.tracks]

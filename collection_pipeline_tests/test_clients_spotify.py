@@ -15,6 +15,7 @@ from collection_pipeline.clients import (
     SpotifyAPIClient,
     TransientError,
 )
+from collection_pipeline.testing.defaults import SPOTIFY_CONCURRENCY
 
 CAPTURE = Path(__file__).parent / "reference" / "spotify" / "search_isrc_multiple.json"
 NO_WAIT = HttpPolicy(max_attempts=2, backoff_base=0.0, backoff_max=0.0)
@@ -50,6 +51,7 @@ class FakeSpotify:
 
 
 def client_for(fake: FakeSpotify, **kwargs: object) -> SpotifyAPIClient:
+    kwargs.setdefault("max_concurrency", SPOTIFY_CONCURRENCY)
     return SpotifyAPIClient(
         "https://api.test/v1",
         "https://accounts.test/api/token",

@@ -15,6 +15,7 @@ from collection_pipeline.clients import HttpPolicy, SpotifyAPIClient
 from collection_pipeline.clients.errors import MalformedResponseError
 from collection_pipeline.clients.spotify import MAX_SEARCH_PAGES
 from collection_pipeline.matching import Matcher
+from collection_pipeline.testing.defaults import SPOTIFY_CONCURRENCY
 
 REFERENCE = Path(__file__).parent / "reference" / "spotify"
 NO_WAIT = HttpPolicy(max_attempts=2, backoff_base=0.0, backoff_max=0.0)
@@ -47,6 +48,7 @@ def client_for(answer: Answer, requests: list[httpx.QueryParams]) -> SpotifyAPIC
         "secret",
         policy=NO_WAIT,
         transport=httpx.MockTransport(handler),
+        max_concurrency=SPOTIFY_CONCURRENCY,
     )
 
 

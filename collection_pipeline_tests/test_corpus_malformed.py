@@ -23,6 +23,11 @@ from collection_pipeline.domain import DateWindow
 from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import Database
 from collection_pipeline.storage.hashing import unescape_nul
+from collection_pipeline.testing.defaults import (
+    BEATPORT_CONCURRENCY,
+    NOT_FOUND_TTL,
+    SPOTIFY_CONCURRENCY,
+)
 from collection_pipeline.testing.harness import migrated_database
 from collection_pipeline_tests.support.corpus import (
     DAYS,
@@ -54,6 +59,7 @@ def service(db: Database, corpus: Corpus, spotify: FakeSpotify, run_id: str) -> 
         "token",
         policy=FAST,
         transport=httpx.MockTransport(FakeBeatport(corpus)),
+        max_concurrency=BEATPORT_CONCURRENCY,
     )
     client = SpotifyAPIClient(
         "https://api.test/v1",
@@ -62,8 +68,15 @@ def service(db: Database, corpus: Corpus, spotify: FakeSpotify, run_id: str) -> 
         "secret",
         policy=FAST,
         transport=httpx.MockTransport(spotify),
+        max_concurrency=SPOTIFY_CONCURRENCY,
     )
-    return CollectionService(db.unit_of_work, run_id=run_id, beatport=beatport, spotify=client)
+    return CollectionService(
+        db.unit_of_work,
+        run_id=run_id,
+        beatport=beatport,
+        spotify=client,
+        not_found_ttl=NOT_FOUND_TTL,
+    )
 
 
 def test_the_corpus_covers_every_kind() -> None:

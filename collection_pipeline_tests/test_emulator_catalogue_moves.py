@@ -7,18 +7,11 @@ from datetime import date
 import httpx
 import pytest
 
+from collection_pipeline_tests.support.emulator_http import beatport_client
+
 TRACKS = "/v4/catalog/tracks/"
 BUSY_DAY = {"genre_id": "6", "publish_date": "2024-03-01", "per_page": 100}
 WINDOW = {"genre_id": "5,6", "publish_date": "2024-03-01:2024-03-04", "per_page": 50}
-
-
-def beatport(base: str) -> httpx.Client:
-    client = httpx.Client(base_url=base, timeout=30)
-    token = client.post(
-        "/v4/auth/o/token/", data={"grant_type": "client_credentials", "client_id": "c"}
-    ).json()["access_token"]
-    client.headers["Authorization"] = f"Bearer {token}"
-    return client
 
 
 def count(client: httpx.Client, **params: object) -> int:
@@ -38,7 +31,7 @@ def overcap() -> httpx.Client:
     from collection_pipeline.emulator import EmulatorConfig, serve_in_thread
 
     with serve_in_thread(EmulatorConfig(profile="overcap")) as base:
-        yield beatport(base)
+        yield beatport_client(base)
 
 
 def test_overcap_day_is_capped_and_no_single_filter_splits_it(overcap: httpx.Client) -> None:
@@ -79,7 +72,7 @@ def test_filters_and_both_directions_agree_with_the_tracks(overcap: httpx.Client
 
 
 def test_drift_publishes_late_tracks_while_a_window_is_paged(emulator_url) -> None:
-    client = beatport(emulator_url(profile="drift", drift_per_request=3))
+    client = beatport_client(emulator_url(profile="drift", drift_per_request=3))
     first = client.get(TRACKS, params={**WINDOW, "page": 1}).json()
     assert first["count"] == 160 == len(truth_ids(client, WINDOW))  # page 1 publishes nothing
     second = client.get(TRACKS, params={**WINDOW, "page": 2}).json()
@@ -94,7 +87,7 @@ def test_drift_publishes_late_tracks_while_a_window_is_paged(emulator_url) -> No
 
 
 def test_late_tracks_sort_where_their_ids_and_dates_put_them(emulator_url) -> None:
-    client = beatport(emulator_url(profile="drift", drift_per_request=40))
+    client = beatport_client(emulator_url(profile="drift", drift_per_request=40))
     client.get(TRACKS, params={**WINDOW, "page": 2})  # publishes 16 late tracks (2 per block)
     day = {**WINDOW, "publish_date": "2024-03-02", "per_page": 100}
     ascending = client.get(TRACKS, params={**day, "order_by": "publish_date"}).json()["results"]
@@ -109,7 +102,7 @@ def test_late_tracks_sort_where_their_ids_and_dates_put_them(emulator_url) -> No
 
 
 def test_drift_stops_when_every_block_got_its_late_tracks(emulator_url) -> None:
-    client = beatport(emulator_url(profile="drift", drift_per_request=100))
+    client = beatport_client(emulator_url(profile="drift", drift_per_request=100))
     client.get(TRACKS, params={**WINDOW, "page": 2})
     settled = len(truth_ids(client, WINDOW))
     client.get(TRACKS, params={**WINDOW, "page": 3})
@@ -117,7 +110,7 @@ def test_drift_stops_when_every_block_got_its_late_tracks(emulator_url) -> None:
 
 
 def test_one_failing_genre_day_fails_only_the_queries_covering_it(emulator_url) -> None:
-    client = beatport(emulator_url(failing_genre_day=(6, date(2024, 3, 2))))
+    client = beatport_client(emulator_url(failing_genre_day=(6, date(2024, 3, 2))))
     assert client.get(TRACKS, params=WINDOW).status_code == 503
     assert client.get(TRACKS, params={**WINDOW, "genre_id": "5"}).status_code == 200
     assert client.get(TRACKS, params={**WINDOW, "publish_date": "2024-03-03"}).status_code == 200

@@ -9,6 +9,8 @@ import httpx
 import pytest
 from rapidfuzz import fuzz
 
+from collection_pipeline_tests.support.emulator_http import beatport_client, spotify_headers
+
 WINDOW = {"publish_date": "2024-05-01:2024-05-03", "genre_id": "5,11,12,90,6,1"}
 SPLIT = re.compile(r"\s*(?:,|&|\bfeat\.|\bft\.|\bfeaturing\b)\s*")
 
@@ -23,7 +25,7 @@ def _names(names: list[str]) -> set[str]:
 
 
 def reference_choice(isrc: str, artists: list[str], items: list[dict | None], threshold: float):
-    """An independent implementation of DESIGN section 6, to check the emulator's truth."""
+    """An independent implementation of the matching rule, to check the emulator's truth."""
     wanted = _names(artists)
     acceptable = [
         item
@@ -49,15 +51,8 @@ def reference_choice(isrc: str, artists: list[str], items: list[dict | None], th
 
 @pytest.fixture
 def client(emulator_url) -> httpx.Client:
-    client = httpx.Client(base_url=emulator_url(), timeout=10)
-    beatport = client.post(
-        "/v4/auth/o/token/", data={"grant_type": "client_credentials", "client_id": "c"}
-    ).json()["access_token"]
-    spotify = client.post(
-        "/api/token", data={"grant_type": "client_credentials"}, auth=("a", "b")
-    ).json()["access_token"]
-    client.headers["Authorization"] = f"Bearer {beatport}"
-    client.spotify_headers = {"Authorization": f"Bearer {spotify}"}  # type: ignore[attr-defined]
+    client = beatport_client(emulator_url(), timeout=10)
+    client.spotify_headers = spotify_headers(client)  # type: ignore[attr-defined]
     return client
 
 
@@ -122,11 +117,7 @@ def test_truth_agrees_with_an_independent_matcher_over_search(client: httpx.Clie
 def test_catalogue_revision_changes_a_few_records(emulator_url) -> None:
     pages = []
     for revision in (0, 1):
-        client = httpx.Client(base_url=emulator_url(catalogue_revision=revision), timeout=10)
-        token = client.post(
-            "/v4/auth/o/token/", data={"grant_type": "client_credentials", "client_id": "c"}
-        ).json()["access_token"]
-        client.headers["Authorization"] = f"Bearer {token}"
+        client = beatport_client(emulator_url(catalogue_revision=revision), timeout=10)
         results = []
         for page in (1, 2, 3):
             results += client.get(

@@ -15,25 +15,10 @@ from collection_pipeline.emulator.malformed import (
     QUARANTINED,
     EnvelopeFaults,
 )
-from collection_pipeline_tests.test_emulator_contract import load, shape_errors
+from collection_pipeline_tests.support.emulator_http import beatport_client, spotify_headers
+from collection_pipeline_tests.support.reference import load, shape_errors
 
 WINDOW = {"publish_date": "2024-03-01:2024-03-10", "genre_id": "5,11,12,90,6,1"}
-
-
-def authorized(base_url: str) -> httpx.Client:
-    client = httpx.Client(base_url=base_url, timeout=30)
-    token = client.post(
-        "/v4/auth/o/token/", data={"grant_type": "client_credentials", "client_id": "c"}
-    ).json()["access_token"]
-    client.headers["Authorization"] = f"Bearer {token}"
-    return client
-
-
-def spotify_headers(client: httpx.Client) -> dict[str, str]:
-    token = client.post(
-        "/api/token", data={"grant_type": "client_credentials"}, auth=("a", "b")
-    ).json()["access_token"]
-    return {"Authorization": f"Bearer {token}"}
 
 
 def listing(client: httpx.Client) -> list[Any]:
@@ -69,7 +54,7 @@ def served_kind(entry: Any) -> str | None:
 
 
 def test_every_messy_record_is_served_as_the_truth_says(emulator_url) -> None:
-    client = authorized(emulator_url(profile="messy", messy_record_rate=0.03))
+    client = beatport_client(emulator_url(profile="messy", messy_record_rate=0.03))
     truth = client.get("/_emulator/truth", params=WINDOW).json()["tracks"]
     entries = listing(client)
     assert len(entries) == len(truth)  # served in the listing's (id) order, one per slot
@@ -89,16 +74,16 @@ def test_every_messy_record_is_served_as_the_truth_says(emulator_url) -> None:
 
 
 def test_the_default_rate_is_low_and_other_profiles_are_clean(emulator_url) -> None:
-    messy = authorized(emulator_url(profile="messy")).get("/_emulator/truth", params=WINDOW)
+    messy = beatport_client(emulator_url(profile="messy")).get("/_emulator/truth", params=WINDOW)
     rows = messy.json()["tracks"]
     bad = sum(1 for row in rows if row["malformed"])
     assert 0 < bad < len(rows) * 0.02
-    clean = authorized(emulator_url()).get("/_emulator/truth", params=WINDOW).json()["tracks"]
+    clean = beatport_client(emulator_url()).get("/_emulator/truth", params=WINDOW).json()["tracks"]
     assert {(row["malformed"], row["quirk"]) for row in clean} == {(None, None)}
 
 
 def test_some_answers_need_paging_and_carry_malformed_items(emulator_url) -> None:
-    client = authorized(emulator_url(profile="messy"))
+    client = beatport_client(emulator_url(profile="messy"))
     headers = spotify_headers(client)
     reference = load("spotify/search_isrc_multiple.json")
     truth = client.get("/_emulator/truth", params=WINDOW).json()["tracks"]
@@ -129,7 +114,7 @@ def test_some_answers_need_paging_and_carry_malformed_items(emulator_url) -> Non
 
 
 def test_a_bad_envelope_is_the_real_bare_paging_object_and_passes_on_retry(emulator_url) -> None:
-    client = authorized(emulator_url(profile="messy"))
+    client = beatport_client(emulator_url(profile="messy"))
     headers = spotify_headers(client)
     reference = load("spotify/credits_spot_mock_spotify_Butter_Sugar_Cream.json")
     truth = client.get("/_emulator/truth", params=WINDOW).json()["tracks"]

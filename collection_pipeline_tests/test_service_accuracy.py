@@ -8,11 +8,8 @@ from datetime import date, timedelta
 import pytest
 
 from collection_pipeline.domain import DateWindow
-from collection_pipeline.testing.harness import (
-    migrated_database,
-    run_pipeline,
-    score_against_truth,
-)
+from collection_pipeline.testing.harness import migrated_database, run_pipeline
+from collection_pipeline.testing.truth import score_against_truth
 
 WINDOW = DateWindow(date(2024, 3, 1), date(2024, 3, 1) + timedelta(days=30))
 

@@ -14,6 +14,7 @@ from collection_pipeline.clients.stats import RequestStats
 from collection_pipeline.domain import DateWindow
 from collection_pipeline.service import CollectionAbortedError, CollectionService, ServiceError
 from collection_pipeline.storage import Database
+from collection_pipeline.testing.defaults import NOT_FOUND_TTL
 from collection_pipeline.testing.harness import (
     fetch_truth,
     migrated_database,
@@ -93,7 +94,9 @@ def test_fingerprints_follow_content(db: Database, emulator_url) -> None:
 
 def test_collect_without_a_beatport_client_is_refused(db: Database) -> None:
     with pytest.raises(RuntimeError, match="Beatport client"):
-        CollectionService(db.unit_of_work, run_id="x").collect_beatport_tracks_raw(WINDOW, GENRES)
+        CollectionService(
+            db.unit_of_work, run_id="x", not_found_ttl=NOT_FOUND_TTL
+        ).collect_beatport_tracks_raw(WINDOW, GENRES)
 
 
 class _RevokedBeatport:
@@ -107,7 +110,9 @@ class _RevokedBeatport:
 
 
 def test_wrong_beatport_credentials_raise_the_services_own_final_error(db: Database) -> None:
-    service = CollectionService(db.unit_of_work, run_id="x", beatport=_RevokedBeatport())
+    service = CollectionService(
+        db.unit_of_work, run_id="x", beatport=_RevokedBeatport(), not_found_ttl=NOT_FOUND_TTL
+    )
     with pytest.raises(CollectionAbortedError) as caught:
         service.collect_beatport_tracks_raw(WINDOW, GENRES)
     assert isinstance(caught.value, ServiceError)  # what the Dagster layer triages on

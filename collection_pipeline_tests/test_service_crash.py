@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from collection_pipeline.storage import Database, database_digest
+from collection_pipeline.storage import Database
+from collection_pipeline.testing.digest import database_digest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 START = date(2024, 3, 1)

@@ -26,7 +26,9 @@ from collection_pipeline.clients import (
 from collection_pipeline.domain import DateWindow, MatchStatus
 from collection_pipeline.emulator import FaultRates
 from collection_pipeline.service import CollectionService, EnrichmentAbortedError, ServiceError
-from collection_pipeline.storage import Database, RawRecordIn, database_digest
+from collection_pipeline.storage import Database, RawRecordIn
+from collection_pipeline.testing.defaults import NOT_FOUND_TTL
+from collection_pipeline.testing.digest import database_digest
 from collection_pipeline.testing.harness import (
     beatport_track,
     migrated_database,
@@ -117,7 +119,9 @@ def seed_tracks(db: Database, *payloads: dict[str, Any]) -> None:
     with db.unit_of_work() as uow:
         uow.raw.upsert_records("beatport", "track", records, "seed")
         uow.commit()
-    CollectionService(db.unit_of_work, run_id="seed").process_unprocessed_beatport_tracks(WINDOW)
+    CollectionService(
+        db.unit_of_work, run_id="seed", not_found_ttl=NOT_FOUND_TTL
+    ).process_unprocessed_beatport_tracks(WINDOW)
 
 
 def scripted_service(
@@ -128,6 +132,7 @@ def scripted_service(
         run_id=run_id,
         spotify=spotify,  # type: ignore[arg-type]
         clock=lambda: clock,
+        not_found_ttl=NOT_FOUND_TTL,
     )
 
 
@@ -226,11 +231,11 @@ def test_not_found_is_searched_again_after_its_ttl(db: Database) -> None:
     spotify = ScriptedSpotify({})
     scripted_service(db, spotify).enrich_tracks_with_spotify_data(WINDOW)
 
-    within_ttl = scripted_service(db, spotify, clock=NOW + timedelta(days=29))
+    within_ttl = scripted_service(db, spotify, clock=NOW + NOT_FOUND_TTL - timedelta(days=1))
     assert within_ttl.enrich_tracks_with_spotify_data(WINDOW).total == 0
     assert within_ttl.partitions_needing_recheck() == []
 
-    after_ttl = scripted_service(db, spotify, clock=NOW + timedelta(days=31))
+    after_ttl = scripted_service(db, spotify, clock=NOW + NOT_FOUND_TTL + timedelta(days=1))
     assert after_ttl.partitions_needing_recheck() == [DAY]
     assert after_ttl.enrich_tracks_with_spotify_data(WINDOW).total == 1
     assert spotify.searched == [ISRC_A, ISRC_A]
@@ -238,7 +243,9 @@ def test_not_found_is_searched_again_after_its_ttl(db: Database) -> None:
 
 def test_enrich_without_a_spotify_client_is_refused(db: Database) -> None:
     with pytest.raises(RuntimeError, match="Spotify client"):
-        CollectionService(db.unit_of_work, run_id="x").enrich_tracks_with_spotify_data(WINDOW)
+        CollectionService(
+            db.unit_of_work, run_id="x", not_found_ttl=NOT_FOUND_TTL
+        ).enrich_tracks_with_spotify_data(WINDOW)
 
 
 # ---------------------------------------------------------------- real HTTP against the emulator

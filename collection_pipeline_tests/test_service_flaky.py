@@ -10,7 +10,8 @@ import pytest
 from collection_pipeline.clients import ApiError
 from collection_pipeline.domain import DateWindow
 from collection_pipeline.service import EnrichmentAbortedError
-from collection_pipeline.storage import Database, database_digest
+from collection_pipeline.storage import Database
+from collection_pipeline.testing.digest import database_digest
 from collection_pipeline.testing.harness import (
     DEFAULT_GENRES,
     migrated_database,

@@ -10,7 +10,7 @@ from collection_pipeline.testing.harness import (
     real_service,
     run_pipeline,
 )
-from collection_pipeline.testing.messy_truth import score_messy
+from collection_pipeline.testing.truth import score_against_truth
 
 WINDOW = DateWindow(date(2024, 3, 18), date(2024, 3, 18) + timedelta(days=12))
 
@@ -28,7 +28,7 @@ def test_messy_catalogue_is_complete_quarantined_and_matched(
         with real_service(db, base_url, "recheck") as service:  # as the recheck sensor does
             recheck = service.enrich_tracks_with_spotify_data(WINDOW)
         assert (recheck.total, recheck.errors) == (enriched.errors, 0)
-        score = score_messy(db, base_url, WINDOW)
+        score = score_against_truth(db, base_url, WINDOW)
     assert score.problems == []
     assert score.quarantine_share == 1.0
     assert set(score.malformed) == {

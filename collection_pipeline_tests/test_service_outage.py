@@ -30,8 +30,13 @@ from collection_pipeline.storage import (
     Database,
     DatabaseUnavailableError,
     OutagePolicy,
-    database_digest,
 )
+from collection_pipeline.testing.defaults import (
+    BEATPORT_CONCURRENCY,
+    NOT_FOUND_TTL,
+    SPOTIFY_CONCURRENCY,
+)
+from collection_pipeline.testing.digest import database_digest
 from collection_pipeline.testing.harness import FAST_POLICY_ARGS
 from collection_pipeline_tests.conftest import POSTGRES_ADMIN_URL, _reset_postgres_schema
 
@@ -133,10 +138,29 @@ class OutageDuringStep:
 def pipeline_service(db: Database, base_url: str, run_id: str) -> Iterator[CollectionService]:
     policy = HttpPolicy(**FAST_POLICY_ARGS)
     with (
-        BeatportAPIClient(f"{base_url}/v4", "t", policy=policy, page_size=PAGE_SIZE) as beatport,
-        SpotifyAPIClient(f"{base_url}/v1", f"{base_url}/api/token", "i", "s", policy=policy) as sp,
+        BeatportAPIClient(
+            f"{base_url}/v4",
+            "t",
+            policy=policy,
+            page_size=PAGE_SIZE,
+            max_concurrency=BEATPORT_CONCURRENCY,
+        ) as beatport,
+        SpotifyAPIClient(
+            f"{base_url}/v1",
+            f"{base_url}/api/token",
+            "i",
+            "s",
+            policy=policy,
+            max_concurrency=SPOTIFY_CONCURRENCY,
+        ) as sp,
     ):
-        yield CollectionService(db.unit_of_work, run_id=run_id, beatport=beatport, spotify=sp)
+        yield CollectionService(
+            db.unit_of_work,
+            run_id=run_id,
+            beatport=beatport,
+            spotify=sp,
+            not_found_ttl=NOT_FOUND_TTL,
+        )
 
 
 def run_steps(

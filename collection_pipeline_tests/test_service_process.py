@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from collection_pipeline.domain import DateWindow
 from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import Database, RawRecordIn
+from collection_pipeline.testing.defaults import NOT_FOUND_TTL
 from collection_pipeline.testing.harness import RUN_ID, beatport_track, migrated_database
 
 MARCH = DateWindow(date(2024, 3, 1), date(2024, 4, 1))
@@ -42,7 +43,7 @@ def rows(db: Database, sql: str) -> list[tuple[Any, ...]]:
 
 
 def service(db: Database, run_id: str = RUN_ID) -> CollectionService:
-    return CollectionService(db.unit_of_work, run_id=run_id)
+    return CollectionService(db.unit_of_work, run_id=run_id, not_found_ttl=NOT_FOUND_TTL)
 
 
 def test_batches_normalize_every_record_with_lineage(db: Database) -> None:

@@ -11,6 +11,7 @@ from collection_pipeline.clients import AdaptivePacer, HttpPolicy, SpotifyAPICli
 from collection_pipeline.domain import DateWindow, LearnedRate
 from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import Database
+from collection_pipeline.testing.defaults import NOT_FOUND_TTL, SPOTIFY_CONCURRENCY
 from collection_pipeline.testing.harness import (
     FAST_POLICY_ARGS,
     migrated_database,
@@ -41,11 +42,18 @@ def spotify_client(base_url: str, pacer: AdaptivePacer, client_id: str = "app") 
         "secret",
         pacer=pacer,
         policy=HttpPolicy(**FAST_POLICY_ARGS),
+        max_concurrency=SPOTIFY_CONCURRENCY,
     )
 
 
 def enrich(db: Database, client: SpotifyAPIClient) -> None:
-    service = CollectionService(db.unit_of_work, run_id="enrich", spotify=client, clock=lambda: NOW)
+    service = CollectionService(
+        db.unit_of_work,
+        run_id="enrich",
+        spotify=client,
+        clock=lambda: NOW,
+        not_found_ttl=NOT_FOUND_TTL,
+    )
     result = service.enrich_tracks_with_spotify_data(WINDOW)
     assert result.processed == result.total > 0
 

@@ -19,7 +19,8 @@ from collection_pipeline.domain import (
     NormalizedTrack,
     Release,
 )
-from collection_pipeline.storage import Database, RawRecordIn, database_digest
+from collection_pipeline.storage import Database, RawRecordIn
+from collection_pipeline.testing.digest import database_digest
 
 DAY = date(2024, 3, 1)
 WINDOW = DateWindow.single_day(DAY)

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from collection_pipeline.domain import DateWindow
 from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import Database, RawRecordIn, UnitOfWork
+from collection_pipeline.testing.defaults import NOT_FOUND_TTL
 from collection_pipeline.testing.harness import beatport_track, migrated_database
 
 MARCH = DateWindow(date(2024, 3, 1), date(2024, 4, 1))
@@ -39,9 +40,9 @@ def db(database_url: str) -> Iterator[Database]:
         database.unit_of_work().run(
             lambda uow: uow.raw.upsert_records("beatport", "track", raw_records(1, 2, 3), "seed")
         )
-        CollectionService(database.unit_of_work, run_id="seed").process_unprocessed_beatport_tracks(
-            MARCH
-        )
+        CollectionService(
+            database.unit_of_work, run_id="seed", not_found_ttl=NOT_FOUND_TTL
+        ).process_unprocessed_beatport_tracks(MARCH)
         yield database
 
 
@@ -88,7 +89,7 @@ def timed(read: Callable[[], object]) -> tuple[object, float]:
 
 
 def test_reads_complete_while_a_writer_holds_its_transaction(db: Database) -> None:
-    service = CollectionService(db.unit_of_work, run_id="reader")
+    service = CollectionService(db.unit_of_work, run_id="reader", not_found_ttl=NOT_FOUND_TTL)
     reads: dict[str, Callable[[], object]] = {
         "report (asset metadata, checks)": lambda: service.report(MARCH),
         "recheck query (sensor tick)": service.partitions_needing_recheck,

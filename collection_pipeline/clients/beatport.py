@@ -417,7 +417,7 @@ class BeatportAPIClient:
         refresh_token: str | None = None,
         client_id: str | None = None,
         policy: HttpPolicy | None = None,
-        max_concurrency: int = 8,
+        max_concurrency: int,
         page_size: int = 100,
         max_recrawls: int = 3,
         transport: httpx.BaseTransport | None = None,

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from collection_pipeline import settings
 from collection_pipeline.clients.errors import RateLimitedError
 from collection_pipeline.domain import LearnedRate
 
@@ -61,7 +62,7 @@ class AdaptivePacer:
         self,
         *,
         window_s: float = 30.0,
-        initial_rate: float = 5.0,
+        initial_rate: float = settings.SPOTIFY_START_RATE.default_value(),
         max_rate: float = 5000.0,
         max_in_flight: int = 64,
         doubling_s: float = 0.5,
@@ -70,7 +71,7 @@ class AdaptivePacer:
         probe_interval_s: float = 5.0,
         probe_gain: float = 0.005,
         explain_slack_s: float = 3.0,
-        horizon_s: float = 7 * 24 * 3600.0,
+        horizon_s: float = settings.SPOTIFY_RATE_HORIZON_HOURS.default_value() * 3600,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.window_s = window_s

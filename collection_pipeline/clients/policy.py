@@ -22,6 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from tenacity import RetryCallState, Retrying, retry_if_exception
 
+from collection_pipeline import settings
 from collection_pipeline.clients.errors import (
     ApiError,
     AuthenticationError,
@@ -52,7 +53,7 @@ class HttpPolicy:
     """Attempts per request while the server keeps answering 429 within the cap."""
     backoff_base: float = 0.5
     backoff_max: float = 30.0
-    retry_after_cap: float = 120.0
+    retry_after_cap: float = settings.RETRY_AFTER_CAP_S.default_value()
 
     def timeout(self) -> httpx.Timeout:
         return httpx.Timeout(self.read_timeout, connect=self.connect_timeout)

@@ -172,7 +172,7 @@ class SpotifyAPIClient:
         *,
         policy: HttpPolicy | None = None,
         pacer: AdaptivePacer | None = None,
-        max_concurrency: int = 32,
+        max_concurrency: int,
         search_limit: int = 10,
         transport: httpx.BaseTransport | None = None,
     ) -> None:

@@ -13,7 +13,6 @@ No other module of the pipeline writes SQL.
 
 from collection_pipeline.storage.catalog import CatalogRepository
 from collection_pipeline.storage.database import Database
-from collection_pipeline.storage.digest import database_digest
 from collection_pipeline.storage.outage import DatabaseUnavailableError, OutagePolicy
 from collection_pipeline.storage.pacer_rates import PacerRateRepository
 from collection_pipeline.storage.raw import (
@@ -38,5 +37,4 @@ __all__ = [
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UpsertCounts",
-    "database_digest",
 ]

@@ -21,7 +21,14 @@ from collection_pipeline.storage.schema import (
     track_artists,
     tracks,
 )
-from collection_pipeline.storage.sql import chunks, in_window, last_wins, upsert, utc_now
+from collection_pipeline.storage.sql import (
+    chunks,
+    in_window,
+    last_wins,
+    upsert,
+    utc_now,
+    window_sample,
+)
 
 Entity = NamedEntity | Release
 Sourced = tuple[int, Any]
@@ -228,24 +235,11 @@ class CatalogRepository:
         return len(links)
 
     def track_count(self, window: DateWindow) -> int:
-        query = sa.select(sa.func.count()).where(in_window(tracks.c.publish_date, window))
-        return self._conn.execute(query).scalar_one()
+        return sum(self.track_counts_by_day(window).values())
 
     def invalid_isrc_count(self, window: DateWindow) -> int:
         """Tracks whose raw record carried an ISRC that normalization rejected (stored NULL)."""
-        raw = external_data
-        raw_isrc = raw.c.payload["isrc"].as_string()
-        query = (
-            sa.select(sa.func.count())
-            .select_from(tracks.join(raw, raw.c.id == tracks.c.source_record_id))
-            .where(
-                in_window(tracks.c.publish_date, window),
-                tracks.c.isrc.is_(None),
-                raw_isrc.is_not(None),
-                sa.func.trim(raw_isrc) != "",
-            )
-        )
-        return self._conn.execute(query).scalar_one()
+        return sum(self.invalid_isrc_counts_by_day(window).values())
 
     def track_counts_by_day(self, window: DateWindow) -> dict[date, int]:
         """Tracks per publish day of the window (days without tracks are absent)."""
@@ -276,29 +270,24 @@ class CatalogRepository:
 
     def sample_tracks(self, window: DateWindow, limit: int) -> list[dict[str, Any]]:
         """A few tracks of the window with names resolved, for the UI preview."""
-        query = (
-            sa.select(
-                tracks.c.id,
-                tracks.c.beatport_id,
-                tracks.c.name,
-                tracks.c.mix_name,
-                tracks.c.isrc,
-                tracks.c.bpm,
-                tracks.c.key_name,
-                tracks.c.publish_date,
-                genres.c.name.label("genre"),
-                labels.c.name.label("label"),
-            )
-            .select_from(
-                tracks.outerjoin(genres, genres.c.id == tracks.c.genre_id)
-                .outerjoin(releases, releases.c.id == tracks.c.release_id)
-                .outerjoin(labels, labels.c.id == releases.c.label_id)
-            )
-            .where(in_window(tracks.c.publish_date, window))
-            .order_by(tracks.c.beatport_id)
-            .limit(limit)
+        columns = (
+            tracks.c.id,
+            tracks.c.beatport_id,
+            tracks.c.name,
+            tracks.c.mix_name,
+            tracks.c.isrc,
+            tracks.c.bpm,
+            tracks.c.key_name,
+            tracks.c.publish_date,
+            genres.c.name.label("genre"),
+            labels.c.name.label("label"),
         )
-        rows = [dict(row) for row in self._conn.execute(query).mappings()]
+        joined = (
+            tracks.outerjoin(genres, genres.c.id == tracks.c.genre_id)
+            .outerjoin(releases, releases.c.id == tracks.c.release_id)
+            .outerjoin(labels, labels.c.id == releases.c.label_id)
+        )
+        rows = window_sample(self._conn, columns, joined, window, limit)
         names = self.artist_names([row["id"] for row in rows])
         for row in rows:
             row["artists"] = ", ".join(names.get(row.pop("id"), ()))
@@ -408,15 +397,3 @@ class CatalogRepository:
             ("link", beatport_ids[track_id], role, position, *names[artist_id])
             for track_id, role, position, artist_id in links
         ]
-
-    def entity_rows(self) -> list[tuple[Any, ...]]:
-        """Every genre, sub-genre, label, release and artist by Beatport id: for the digest."""
-        rows: list[tuple[Any, ...]] = []
-        for table in (genres, sub_genres, labels, artists):
-            query = sa.select(table.c.beatport_id, table.c.name, table.c.slug)
-            rows += [(table.name, *row) for row in self._conn.execute(query)]
-        query = sa.select(
-            releases.c.beatport_id, releases.c.name, releases.c.slug, labels.c.beatport_id
-        ).select_from(releases.outerjoin(labels, labels.c.id == releases.c.label_id))
-        rows += [("releases", *row) for row in self._conn.execute(query)]
-        return sorted(rows, key=lambda row: tuple(str(value) for value in row))

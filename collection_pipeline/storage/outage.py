@@ -19,11 +19,13 @@ from typing import TypeVar
 import sqlalchemy as sa
 import tenacity
 
+from collection_pipeline import settings
+
 T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
-DEFAULT_DEADLINE_S = 120.0
+DEFAULT_DEADLINE_S: float = settings.DATABASE_OUTAGE_DEADLINE_S.default_value()
 
 UNREACHABLE_MESSAGES = (
     "not currently accepting connections",  # ALTER DATABASE ... ALLOW_CONNECTIONS false

@@ -339,24 +339,6 @@ class RawRecordRepository:
         )
         return rows_hash(sorted(self._conn.execute(query)))
 
-    def state_rows(self) -> list[tuple[Any, ...]]:
-        """Every record's logical state (no ids, times or runs), sorted: for the digest."""
-        state = sa.case(
-            (ed.c.processed_at.is_(None), "pending"),
-            (ed.c.processing_error.is_not(None), "quarantined"),
-            else_="processed",
-        )
-        query = sa.select(
-            ed.c.provider,
-            ed.c.entity_type,
-            ed.c.external_id,
-            ed.c.content_hash,
-            ed.c.partition_date,
-            state,
-            ed.c.processing_error,
-        )
-        return sorted(self._conn.execute(query), key=_sort_key)
-
     @staticmethod
     def _in(provider: str, entity_type: str, window: DateWindow) -> list[sa.ColumnElement[bool]]:
         return [
@@ -376,7 +358,3 @@ def _storable(payload: Any, text: str) -> SerializedJSON | None:
         return None
     escaped = escape_nul(payload)
     return None if escaped is None else canonical_json(escaped)
-
-
-def _sort_key(row: tuple[Any, ...]) -> tuple[str, ...]:
-    return tuple("" if value is None else str(value) for value in row)

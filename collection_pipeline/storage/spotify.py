@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import fields
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -20,7 +21,7 @@ from collection_pipeline.storage.catalog import CatalogRepository
 from collection_pipeline.storage.hashing import rows_hash
 from collection_pipeline.storage.raw import RawRecordIn, RawRecordRepository
 from collection_pipeline.storage.schema import external_data, spotify_track_matches, tracks
-from collection_pipeline.storage.sql import chunks, in_window, last_wins, upsert
+from collection_pipeline.storage.sql import chunks, in_window, last_wins, upsert, window_sample
 
 m = spotify_track_matches
 PROVIDER = "spotify"
@@ -179,28 +180,14 @@ class SpotifyRepository:
     def outcome_counts(
         self, window: DateWindow, not_found_ttl: timedelta, now: datetime
     ) -> OutcomeCounts:
-        """Outcomes of the window's tracks with an ISRC, by status, and how many are pending."""
-
-        def status_count(status: MatchStatus) -> sa.ColumnElement[int]:
-            return sa.func.count(sa.case((m.c.status == status.value, 1)))
-
-        query = (
-            sa.select(
-                sa.func.count(),
-                status_count(MatchStatus.FOUND),
-                status_count(MatchStatus.NOT_FOUND),
-                status_count(MatchStatus.ERROR),
-            )
-            .select_from(self._tracks_with_outcomes())
-            .where(in_window(tracks.c.publish_date, window), tracks.c.isrc.is_not(None))
-        )
-        total, found, not_found, error = self._conn.execute(query).one()
+        """Outcomes of the window's tracks with an ISRC, by status, and how many are pending:
+        the window's `outcome_counts_by_day` added up (one rule for both)."""
+        days = self.outcome_counts_by_day(window, not_found_ttl, now).values()
         return OutcomeCounts(
-            tracks_with_isrc=total,
-            found=found,
-            not_found=not_found,
-            error=error,
-            pending=self.pending_count(window, not_found_ttl, now),
+            **{
+                field.name: sum(getattr(day, field.name) for day in days)
+                for field in fields(OutcomeCounts)
+            }
         )
 
     def outcome_counts_by_day(
@@ -238,22 +225,17 @@ class SpotifyRepository:
 
     def sample_outcomes(self, window: DateWindow, limit: int) -> list[dict[str, Any]]:
         """A few outcomes of the window with their track, for the UI preview."""
-        query = (
-            sa.select(
-                tracks.c.beatport_id,
-                tracks.c.name,
-                tracks.c.isrc,
-                m.c.status,
-                m.c.spotify_track_id,
-                m.c.match_rule.label("rule"),
-                m.c.match_score.label("score"),
-            )
-            .select_from(m.join(tracks, tracks.c.id == m.c.track_id))
-            .where(in_window(tracks.c.publish_date, window))
-            .order_by(tracks.c.beatport_id)
-            .limit(limit)
+        columns = (
+            tracks.c.beatport_id,
+            tracks.c.name,
+            tracks.c.isrc,
+            m.c.status,
+            m.c.spotify_track_id,
+            m.c.match_rule.label("rule"),
+            m.c.match_score.label("score"),
         )
-        return [dict(row) for row in self._conn.execute(query).mappings()]
+        joined = m.join(tracks, tracks.c.id == m.c.track_id)
+        return window_sample(self._conn, columns, joined, window, limit)
 
     def partitions_needing_recheck(self, not_found_ttl: timedelta, now: datetime) -> list[date]:
         """Publish days holding an `error` outcome or a `not_found` past its TTL."""

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from collection_pipeline.domain import DateWindow
+from collection_pipeline.storage.schema import tracks
 
 T = TypeVar("T")
 K = TypeVar("K", bound=Hashable)
@@ -51,6 +52,25 @@ def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
 def in_window(column: sa.ColumnElement[date], window: DateWindow) -> sa.ColumnElement[bool]:
     """Half-open `[start, end)` date filter, the shape every window index serves."""
     return sa.and_(column >= window.start, column < window.end)
+
+
+def window_sample(
+    conn: sa.Connection,
+    columns: Sequence[sa.ColumnElement[Any]],
+    joined: sa.FromClause,
+    window: DateWindow,
+    limit: int,
+) -> list[dict[str, Any]]:
+    """The window's first `limit` rows of `joined` (which holds `tracks`) by Beatport track
+    id, as dicts: the UI preview of the catalogue and of the outcomes."""
+    query = (
+        sa.select(*columns)
+        .select_from(joined)
+        .where(in_window(tracks.c.publish_date, window))
+        .order_by(tracks.c.beatport_id)
+        .limit(limit)
+    )
+    return [dict(row) for row in conn.execute(query).mappings()]
 
 
 def utc_now() -> datetime:

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import sqlalchemy as sa
 
 from collection_pipeline.clients import BeatportAPIClient, HttpPolicy, SpotifyAPIClient
 from collection_pipeline.domain import CollectResult, DateWindow, EnrichResult, ProcessResult
 from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import Database
+from collection_pipeline.testing.defaults import (
+    BEATPORT_CONCURRENCY,
+    GENRE_IDS,
+    NOT_FOUND_TTL,
+    SPOTIFY_CONCURRENCY,
+)
 
 RUN_ID = "run-test"
 
@@ -95,7 +99,7 @@ def migrated_database(url: str) -> Iterator[Database]:
 
 # ---------------------------------------------------------------- end-to-end runs
 
-DEFAULT_GENRES = (5, 11, 12, 90, 6, 1)
+DEFAULT_GENRES = GENRE_IDS
 FAST_POLICY_ARGS: dict[str, float] = {"backoff_base": 0.05, "backoff_max": 0.5}
 """Keep retries quick against a local emulator; the attempts stay the client's defaults."""
 
@@ -117,6 +121,7 @@ def real_service(
             refresh_token="emulator-refresh",
             client_id="emulator-client",
             policy=policy,
+            max_concurrency=BEATPORT_CONCURRENCY,
         ) as beatport,
         SpotifyAPIClient(
             f"{base_url}/v1",
@@ -124,9 +129,16 @@ def real_service(
             "emulator-id",
             "emulator-secret",
             policy=spotify_policy or policy,
+            max_concurrency=SPOTIFY_CONCURRENCY,
         ) as spotify,
     ):
-        yield CollectionService(db.unit_of_work, run_id=run_id, beatport=beatport, spotify=spotify)
+        yield CollectionService(
+            db.unit_of_work,
+            run_id=run_id,
+            beatport=beatport,
+            spotify=spotify,
+            not_found_ttl=NOT_FOUND_TTL,
+        )
 
 
 def run_pipeline(
@@ -159,94 +171,3 @@ def fetch_truth(
     )
     response.raise_for_status()
     return response.json()["tracks"]
-
-
-@dataclass(frozen=True)
-class Accuracy:
-    """Completeness and matching quality of a window against the emulator's ground truth."""
-
-    truth_tracks: int
-    raw_records: int
-    missing_raw: int
-    duplicate_rows: int
-    found: int
-    correct: int
-    expected_matches: int
-
-    @property
-    def completeness(self) -> float:
-        return (self.truth_tracks - self.missing_raw) / self.truth_tracks
-
-    @property
-    def precision(self) -> float:
-        return self.correct / self.found if self.found else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.correct / self.expected_matches if self.expected_matches else 1.0
-
-    def summary(self) -> str:
-        return (
-            f"{self.truth_tracks} truth tracks, raw completeness {self.completeness:.2%} "
-            f"({self.missing_raw} missing, {self.duplicate_rows} duplicate rows); "
-            f"matches: {self.found} found, {self.correct} correct of {self.expected_matches} "
-            f"expected -> precision {self.precision:.3%}, recall {self.recall:.3%}"
-        )
-
-
-def count_duplicate_rows(db: Database) -> int:
-    """Rows that repeat a provider identity in any table (a correct catalogue has none)."""
-    with db.engine.connect() as conn:
-        return sum(
-            conn.execute(
-                sa.text(f"SELECT COUNT(*) - COUNT(DISTINCT {key}) FROM {table}")
-            ).scalar_one()
-            for table, key in (
-                ("tracks", "beatport_id"),
-                ("artists", "beatport_id"),
-                ("releases", "beatport_id"),
-                ("labels", "beatport_id"),
-                ("genres", "beatport_id"),
-                ("spotify_track_matches", "track_id"),
-                ("external_data", "provider || ':' || entity_type || ':' || external_id"),
-            )
-        )
-
-
-def score_against_truth(
-    db: Database, base_url: str, window: DateWindow, genre_ids: Sequence[int] = DEFAULT_GENRES
-) -> Accuracy:
-    """Compare the database with `/_emulator/truth` (reads the stable user-facing tables)."""
-    truth = {
-        row["beatport_id"]: row["spotify_track_id"]
-        for row in fetch_truth(base_url, window, genre_ids)
-    }
-    with db.engine.connect() as conn:
-        raw_ids = [
-            int(external_id)
-            for (external_id,) in conn.execute(
-                sa.text(
-                    "SELECT external_id FROM external_data "
-                    "WHERE provider = 'beatport' AND entity_type = 'track'"
-                )
-            )
-        ]
-        matches = dict(
-            conn.execute(
-                sa.text(
-                    "SELECT t.beatport_id, m.spotify_track_id FROM spotify_track_matches m "
-                    "JOIN tracks t ON t.id = m.track_id WHERE m.status = 'found'"
-                )
-            ).all()
-        )
-    duplicates = count_duplicate_rows(db)
-    found = {bp: sp for bp, sp in matches.items() if bp in truth}
-    return Accuracy(
-        truth_tracks=len(truth),
-        raw_records=len(raw_ids),
-        missing_raw=len(set(truth) - set(raw_ids)),
-        duplicate_rows=duplicates + len(raw_ids) - len(set(raw_ids)),
-        found=len(found),
-        correct=sum(1 for bp, sp in found.items() if truth[bp] == sp),
-        expected_matches=sum(1 for sp in truth.values() if sp is not None),
-    )

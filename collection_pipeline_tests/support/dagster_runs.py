@@ -19,6 +19,7 @@ from collection_pipeline.defs.resources import (
     DatabaseResource,
     SpotifyResource,
 )
+from collection_pipeline_tests.support.environment import live_mode
 
 ALL_ASSETS = ("raw_beatport_tracks", "processed_tracks", "spotify_enrichments")
 TEST_GENRES = [5, 11]
@@ -26,15 +27,7 @@ TEST_GENRES = [5, 11]
 
 def live_source(base_url: str) -> ApiSourceResource:
     """Live mode pointed at a standalone emulator: the path real credentials take."""
-    return ApiSourceResource(
-        mode="live",
-        beatport_api_url=f"{base_url}/v4",
-        beatport_access_token="test-token",
-        spotify_api_url=f"{base_url}/v1",
-        spotify_token_url=f"{base_url}/api/token",
-        spotify_client_id="test-id",
-        spotify_client_secret="test-secret",
-    )
+    return ApiSourceResource(**{field: value for _, field, value in live_mode(base_url)})
 
 
 def bound_resources(

@@ -1,9 +1,11 @@
-"""Scoring a catalogue against the emulator's truth when records and answers are malformed.
+"""Scoring a catalogue against the emulator's truth: completeness, quarantine and matching.
 
-The truth of the `messy` profile says, per Beatport track, why it must be quarantined
-(`malformed`) or what harmless oddity it carries (`quirk`). `score_messy` reads the stable
-user-facing tables and checks both halves: every malformed record quarantined with the reason
-the pipeline documents for its kind, every other record processed and matched as the truth says.
+The truth says, per Beatport track, the Spotify track a correct matcher chooses and, on the
+`messy` profile, why the record must be quarantined (`malformed`) or what harmless oddity it
+carries (`quirk`). `score_against_truth` reads the stable user-facing tables and checks both
+halves: every malformed record quarantined with the reason the pipeline documents for its
+kind, every other record processed and matched as the truth says, and no identity stored
+twice. On the other profiles nothing is malformed, so the same score serves them.
 `score_items0` applies the seed's matcher (the first search item, blindly) to the same catalogue,
 as the baseline the benchmark reports beside it.
 """
@@ -35,7 +37,7 @@ UNKEYED_KINDS = ("missing_id", "not_an_object")
 
 
 @dataclass
-class MessyScore:
+class TruthScore:
     """How a catalogue compares with the truth; `problems` lists every disagreement."""
 
     good: int = 0
@@ -49,6 +51,8 @@ class MessyScore:
     found: int = 0
     correct: int = 0
     expected_matches: int = 0
+    duplicate_rows: int = 0
+    """Rows that repeat a provider identity in any table (a correct catalogue has none)."""
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -75,13 +79,13 @@ class MessyScore:
             f"malformed {dict(self.malformed)} -> quarantined {dict(self.quarantined)}; "
             f"matches {self.found} found, {self.correct} correct of {self.expected_matches} "
             f"expected -> precision {self.precision:.4f}, recall {self.recall:.4f}; "
-            f"{len(self.problems)} problems"
+            f"{self.duplicate_rows} duplicate rows; {len(self.problems)} problems"
         )
 
 
-def score_messy(
+def score_against_truth(
     db: Database, base_url: str, window: DateWindow, genre_ids: Sequence[int] = DEFAULT_GENRES
-) -> MessyScore:
+) -> TruthScore:
     truth = fetch_truth(base_url, window, genre_ids)
     with db.engine.connect() as conn:
         raw = {
@@ -102,7 +106,7 @@ def score_messy(
                 )
             ).all()
         )
-    score = MessyScore(truth_tracks=len(truth))
+    score = TruthScore(truth_tracks=len(truth), duplicate_rows=count_duplicate_rows(db))
     for row in truth:
         beatport_id, kind = row["beatport_id"], row["malformed"]
         if kind not in UNKEYED_KINDS and str(beatport_id) not in raw:
@@ -120,8 +124,27 @@ def score_messy(
     return score
 
 
+def count_duplicate_rows(db: Database) -> int:
+    """Rows that repeat a provider identity in any table (a correct catalogue has none)."""
+    with db.engine.connect() as conn:
+        return sum(
+            conn.execute(
+                sa.text(f"SELECT COUNT(*) - COUNT(DISTINCT {key}) FROM {table}")
+            ).scalar_one()
+            for table, key in (
+                ("tracks", "beatport_id"),
+                ("artists", "beatport_id"),
+                ("releases", "beatport_id"),
+                ("labels", "beatport_id"),
+                ("genres", "beatport_id"),
+                ("spotify_track_matches", "track_id"),
+                ("external_data", "provider || ':' || entity_type || ':' || external_id"),
+            )
+        )
+
+
 def _score_keyed(
-    score: MessyScore, stored: tuple[str | None, bool] | None, beatport_id: int, kind: str
+    score: TruthScore, stored: tuple[str | None, bool] | None, beatport_id: int, kind: str
 ) -> None:
     reason = stored[0] if stored else None
     if reason == REASON_BY_KIND[kind]:
@@ -130,7 +153,7 @@ def _score_keyed(
         score.problems.append(f"{beatport_id} ({kind}): stored with reason {reason!r}")
 
 
-def _score_unkeyed(score: MessyScore, raw: dict[str, tuple[str | None, bool]]) -> None:
+def _score_unkeyed(score: TruthScore, raw: dict[str, tuple[str | None, bool]]) -> None:
     """Records without an id, counted by reason: distinct contents, so one row each, except
     that every `null` entry is the same content (one row however many were served)."""
     reasons = Counter(error for key, (error, _) in raw.items() if key.startswith("unkeyed:"))
@@ -146,7 +169,7 @@ def _score_unkeyed(score: MessyScore, raw: dict[str, tuple[str | None, bool]]) -
 
 
 def _score_good(
-    score: MessyScore,
+    score: TruthScore,
     row: dict[str, Any],
     tracks: dict[int, str],
     raw: dict[str, tuple[str | None, bool]],
@@ -173,7 +196,7 @@ def _score_good(
         score.problems.append(f"{beatport_id}: not matched, truth {expected}")
 
 
-def score_items0(db: Database, base_url: str, truth: Iterable[dict[str, Any]]) -> MessyScore:
+def score_items0(db: Database, base_url: str, truth: Iterable[dict[str, Any]]) -> TruthScore:
     """The seed's matcher on the same catalogue: the first item of the first page, blindly.
 
     Only tracks the pipeline processed are scored, so both rows cover the same tracks; a
@@ -182,7 +205,7 @@ def score_items0(db: Database, base_url: str, truth: Iterable[dict[str, Any]]) -
     with db.engine.connect() as conn:
         processed = dict(conn.execute(sa.text("SELECT beatport_id, isrc FROM tracks")).all())
     first = _first_items(base_url, sorted({isrc for isrc in processed.values() if isrc}))
-    score = MessyScore()
+    score = TruthScore()
     for row in truth:
         if row["malformed"] is not None or row["beatport_id"] not in processed:
             continue

@@ -1,0 +1,24 @@
+"""Plain HTTP clients of a running emulator, already holding a token: for the tests that
+check the emulator's own answers (the pipeline's clients are tested through the clients)."""
+
+from __future__ import annotations
+
+import httpx
+
+
+def beatport_client(base_url: str, timeout: float = 30) -> httpx.Client:
+    """An `httpx.Client` on the emulator with a Beatport bearer token in its headers."""
+    client = httpx.Client(base_url=base_url, timeout=timeout)
+    token = client.post(
+        "/v4/auth/o/token/", data={"grant_type": "client_credentials", "client_id": "c"}
+    ).json()["access_token"]
+    client.headers["Authorization"] = f"Bearer {token}"
+    return client
+
+
+def spotify_headers(client: httpx.Client) -> dict[str, str]:
+    """Headers with a Spotify bearer token from the emulator `client` points at."""
+    token = client.post(
+        "/api/token", data={"grant_type": "client_credentials"}, auth=("a", "b")
+    ).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
