@@ -1,9 +1,14 @@
 """The layers of the repository: benchmarks and tests share harnesses through
-`collection_pipeline.testing`, never through test modules, and the pipeline never uses them."""
+`collection_pipeline.testing`, never through test modules, and the pipeline never uses them;
+comments and docstrings cite only documents the repository holds."""
 
 from __future__ import annotations
 
 import ast
+import io
+import re
+import subprocess
+import tokenize
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,3 +57,53 @@ def test_the_pipeline_never_imports_the_test_harnesses():
         if module.startswith(("collection_pipeline.testing", "collection_pipeline_tests"))
     }
     assert not offenders
+
+
+def _cited_documents(source: str) -> set[str]:
+    """The `*.md` files a module's comments and docstrings cite; an upper-case document name
+    followed by the word "section" cites that name's `.md` file."""
+    texts = [
+        token.string
+        for token in tokenize.generate_tokens(io.StringIO(source).readline)
+        if token.type == tokenize.COMMENT
+    ]
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            texts.append(ast.get_docstring(node) or "")
+    text = "\n".join(texts)
+    return set(re.findall(r"[\w./-]*\w\.md\b", text)) | {
+        f"{name}.md" for name in re.findall(r"\b([A-Z][A-Z_]{2,}) section\b", text)
+    }
+
+
+def test_comments_cite_only_documents_in_the_repository():
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.py", "*.md"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    tracked = [name for name in listed if (ROOT / name).is_file()]
+    documents = {Path(name) for name in tracked if name.endswith(".md")}
+    missing = {
+        f"{name}: {cited}"
+        for name in tracked
+        if name.endswith(".py")
+        for cited in _cited_documents((ROOT / name).read_text())
+        if not any(
+            document == Path(cited) or document == Path(name).parent / cited
+            for document in documents
+        )
+    }
+    assert documents, "git ls-files found no document: the scan would prove nothing"
+    assert not missing
+
+
+def test_the_citation_scan_reads_comments_and_docstrings():
+    source = '''"""See DESIGN section 7 and docs/x.md."""
+def f():  # README.md
+    """Also CONTRACTS.md."""
+    return "not_a_comment.md"
+'''
+    assert _cited_documents(source) == {"DESIGN.md", "docs/x.md", "README.md", "CONTRACTS.md"}

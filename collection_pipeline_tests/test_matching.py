@@ -1,4 +1,4 @@
-"""The Spotify matching rules of DESIGN section 6, one test per rule and per hard name."""
+"""The Spotify matching rules (matching.py's docstring), one test per rule and per hard name."""
 
 from __future__ import annotations
 

@@ -1,6 +1,8 @@
 """Local emulator of the Beatport v4 and Spotify Web APIs, a separate program in the package.
 
-It imports nothing from the rest of collection_pipeline. See DESIGN section 7 and CONTRACTS.md:
+It imports nothing from the rest of collection_pipeline. Its command line and profiles are in
+README.md (Quickstart); its answers follow the real captures in
+collection_pipeline_tests/reference/ key for key (test_emulator_contract.py):
 
     with serve_in_thread(EmulatorConfig(profile="flaky")) as base_url:
         ...  # Beatport at f"{base_url}/v4", Spotify at f"{base_url}/v1" and f"{base_url}/api/token"

@@ -3,7 +3,8 @@
 Candidates derive from the Beatport recording an ISRC encodes, so search is stateless. The
 generator knows which candidates are genuine (right ISRC, right artist, only spelled differently)
 and which are traps (wrong-artist decoys carrying the ISRC, genuine artists under another ISRC,
-null entries); the truth endpoint applies DESIGN section 6's ordering to the genuine ones.
+null entries); the truth endpoint applies the pipeline's ordering (matching.py) to the genuine
+ones.
 """
 
 from __future__ import annotations
@@ -76,7 +77,7 @@ def pad_release_date(value: str) -> str:
 
 
 def correct_choice(candidates: list[Candidate]) -> str | None:
-    """DESIGN section 6 over the genuine candidates: earliest date, album/single, lowest id."""
+    """The matching order over the genuine candidates: earliest date, album/single, lowest id."""
     genuine = [c for c in candidates if c.role == "genuine"]
     if not genuine:
         return None
