@@ -19,7 +19,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from collection_pipeline.emulator import beatport_api, control_api, spotify_api
-from collection_pipeline.emulator.catalogue import BeatportCatalogue, DriftLog, Oversized
+from collection_pipeline.emulator.catalogue import BeatportCatalogue, DriftLog, MoveLog, Oversized
 from collection_pipeline.emulator.config import EmulatorConfig
 from collection_pipeline.emulator.malformed import BAD_ENVELOPE_RATE, EnvelopeFaults
 from collection_pipeline.emulator.reference_data import GENRES_BY_ID
@@ -90,6 +90,7 @@ class Emulator:
             config.catalogue_revision,
             oversized=_oversized(config),
             drift=DriftLog(config.effective_drift_per_block),
+            moves=MoveLog(config.effective_moves_per_block),
         )
         self.spotify = SpotifyCatalogue(self.beatport, messy=config.messy)
         self.envelope_faults = EnvelopeFaults(config.seed, BAD_ENVELOPE_RATE * config.messy)

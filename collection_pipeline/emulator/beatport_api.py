@@ -9,6 +9,7 @@ from starlette.requests import Request
 from collection_pipeline.emulator.beatport_listing import (
     QueryError,
     covers,
+    move_tracks,
     page_envelope,
     parse_page,
     parse_per_page,
@@ -106,8 +107,9 @@ async def token(emulator: BeatportEmulator, request: Request, fault: str | None)
 def list_tracks(emulator: BeatportEmulator, request: Request, fault: str | None) -> Reply:
     """GET /v4/catalog/tracks/ with the real filters, envelope and paging errors.
 
-    In `drift`, a request for a page after the first first publishes late tracks into its window,
-    as the real catalogue does while a client pages it; `failing_genre_day` makes every listing
+    In `drift`, a request for a page after the first first publishes late tracks into its window
+    and moves some of its tracks to another of its days, as the real catalogue does while a client
+    pages it; `failing_genre_day` makes every listing
     that could include that genre-day answer 503.
     """
     host = request.headers.get("host", "api.beatport.com")
@@ -129,7 +131,8 @@ def list_tracks(emulator: BeatportEmulator, request: Request, fault: str | None)
     catalogue = emulator.beatport
     if page > 1:
         publish_late_tracks(catalogue, query, emulator.config.drift_per_request)
-    cache_key = (host, request.url.query, catalogue.drift.version)
+        move_tracks(catalogue, query, emulator.config.moves_per_request)
+    cache_key = (host, request.url.query, catalogue.version)
     shift = fault == "page_shift"
     if not shift:
         cached = emulator.listing_cache.get(cache_key)
@@ -156,7 +159,7 @@ def get_track(emulator: BeatportEmulator, request: Request, fault: str | None) -
     slot = emulator.beatport.slot_for_id(request.path_params["track_id"])
     if slot is None:
         return BEATPORT_NOT_FOUND
-    return Reply(200, encode(emulator.beatport.track(slot)))
+    return Reply(200, encode(emulator.beatport.track_at(slot)))
 
 
 def list_genres(emulator: BeatportEmulator, request: Request, fault: str | None) -> Reply:

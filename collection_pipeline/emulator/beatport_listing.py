@@ -265,38 +265,60 @@ def plan_listing(catalogue: BeatportCatalogue, query: TrackQuery) -> Listing:
             segments=segments,
             descending=BLOCK_ORDERS[query.order_by],
         )
-    key = (query, catalogue.drift.version)
+    key = (query, catalogue.version)
     slots = catalogue.remember(key, lambda: _filtered(catalogue, query))
     return Listing(count=len(slots), catalogue=catalogue, segments=(_Slots(slots),))
 
 
 def _block_segments(catalogue: BeatportCatalogue, query: TrackQuery) -> list[_Segment]:
     """Ascending segments: by id, ordinary blocks, then over-cap extras, then late tracks;
-    by publish date, the same three within each day."""
+    by publish date, the same three within each day. A day that a move touched is listed slot by
+    slot; so is a whole window by id, where a moved track keeps its place among the ids."""
+    window, genres, per_day = query.publish, query.genre_slots, catalogue.tracks_per_day
+    touched = catalogue.moves.touches(window.first, window.last, genres)
+    if query.order_by.lstrip("-") != "id":
+        return _day_segments(catalogue, query, touched)
+    if touched:
+        if window.days() * len(genres) * per_day > MAX_SCAN:
+            raise QueryError("publish_date", "The emulator orders at most this many tracks by id.")
+        segments = _day_segments(catalogue, query, touched)
+        slots = [segment.slot(n) for segment in segments for n in range(len(segment))]
+        return [_Slots(sorted(slots, key=catalogue.track_id_of))]
+    late = catalogue.drift.in_window(window.first, window.last, genres)
+    extras = catalogue.overcap_extras(window.first, window.last, genres)
+    big = catalogue.oversized
+    segments: list[_Segment] = [_Run(window.first, window.days(), genres, per_day)]
+    if extras and big is not None:
+        segments.append(_Extras(big.day, big.genre_slot, extras))
+    segments.append(_Slots(late))
+    return segments
+
+
+def _day_segments(
+    catalogue: BeatportCatalogue, query: TrackQuery, touched: set[date]
+) -> list[_Segment]:
     window, genres, per_day = query.publish, query.genre_slots, catalogue.tracks_per_day
     late = catalogue.drift.in_window(window.first, window.last, genres)
     extras = catalogue.overcap_extras(window.first, window.last, genres)
     big = catalogue.oversized
-    if query.order_by.lstrip("-") == "id":
-        segments: list[_Segment] = [_Run(window.first, window.days(), genres, per_day)]
-        if extras and big is not None:
-            segments.append(_Extras(big.day, big.genre_slot, extras))
-        segments.append(_Slots(late))
-        return segments
     late_by_day: dict[date, list[Slot]] = {}
     for slot in late:
         late_by_day.setdefault(slot.day, []).append(slot)
-    special = sorted({*late_by_day, *([big.day] if extras and big is not None else [])})
-    segments = []
+    big_days = [big.day] if extras and big is not None else []
+    special = sorted({*late_by_day, *big_days, *touched})
+    segments: list[_Segment] = []
     cursor = window.first
     for day in special:
         if day > cursor:
             segments.append(_Run(cursor, (day - cursor).days, genres, per_day))
+        cursor = day + timedelta(days=1)
+        if day in touched:
+            segments.append(_Slots(catalogue.slots_of_day(day, genres)))
+            continue
         segments.append(_Run(day, 1, genres, per_day))
         if extras and big is not None and day == big.day:
             segments.append(_Extras(big.day, big.genre_slot, extras))
         segments.append(_Slots(late_by_day.get(day, [])))
-        cursor = day + timedelta(days=1)
     if cursor <= window.last:
         segments.append(_Run(cursor, (window.last - cursor).days + 1, genres, per_day))
     return segments
@@ -424,6 +446,37 @@ def publish_late_tracks(catalogue: BeatportCatalogue, query: TrackQuery, limit: 
             pending.pop(pick)
         published += 1
     return published
+
+
+def move_tracks(catalogue: BeatportCatalogue, query: TrackQuery, limit: int) -> int:
+    """`drift`: move up to `limit` ordinary tracks of the window being paged to another of its days.
+
+    A move edits only `publish_date`, the way a label correcting a release date would: the track
+    keeps its id, so by publish date it leaves its place on one day and takes its id's place among
+    the other day's tracks, shifting every offset page in between. The track, its old block and its
+    new day are drawn in a seeded order from the window's blocks with moves left. Returns how many
+    moved.
+    """
+    moves = catalogue.moves
+    window = query.publish
+    if moves.per_block <= 0 or not 2 <= window.days() <= MAX_PUBLISHING_DAYS:
+        return 0
+    days = [window.first + timedelta(days=offset) for offset in range(window.days())]
+    pending = [(d, g) for d in days for g in query.genre_slots if moves.pending(d, g) > 0]
+    moved = 0
+    while pending and moved < limit:
+        roll = stable_hash(catalogue.seed, "move", moves.version)
+        day, genre_slot = pending[roll % len(pending)]
+        if moves.pending(day, genre_slot) == 1:
+            pending.remove((day, genre_slot))
+        index = (roll >> 20) % catalogue.tracks_per_day
+        slot = Slot(day, genre_slot, index)
+        while slot in moves.moved:  # the next unmoved slot of the block
+            slot = Slot(day, genre_slot, (slot.index + 1) % catalogue.tracks_per_day)
+        others = [d for d in days if d != day]
+        moves.move(slot, others[(roll >> 40) % len(others)])
+        moved += 1
+    return moved
 
 
 def covers(query: TrackQuery, genre_slot: int, day: date) -> bool:

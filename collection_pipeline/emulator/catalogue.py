@@ -8,14 +8,17 @@ Two kinds of block are not `tracks_per_day` long. The `overcap` genre-day holds 
 the API's 10,000 cap, its extra slots numbered on from `tracks_per_day` with ids of their own range;
 its bpm and new-release dates cluster the way a real catalogue's do (most tracks at one tempo,
 released on the day), so that no single filter splits it under the cap. And `drift` publishes late
-tracks into blocks while they are paged: the DriftLog, the one mutable part of the catalogue, gives
-each the next id of a range above every other track's, as a real catalogue's newest track has.
+tracks into blocks while they are paged: the DriftLog gives each the next id of a range above every
+other track's, as a real catalogue's newest track has. `drift` also edits tracks while they are
+paged: the MoveLog moves an ordinary track to another publish day (its identity and every other
+field unchanged, as a catalogue edit of `publish_date` would). The two logs are the only mutable
+parts of the catalogue, and only ever grow.
 """
 
 from __future__ import annotations
 
 from collections import Counter, OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import lru_cache
 from typing import Any
@@ -137,6 +140,43 @@ class DriftLog:
         return [s for s in self.slots if first <= s.day <= last and s.genre_slot in genre_slots]
 
 
+class MoveLog:
+    """Ordinary tracks whose publish day was edited, and to which day; each moves at most once,
+    and at most `per_block` of them out of each (day, genre) block."""
+
+    def __init__(self, per_block: int) -> None:
+        self.per_block = per_block
+        self.moved: dict[Slot, date] = {}
+        self.moved_out: Counter[tuple[date, int]] = Counter()
+
+    @property
+    def version(self) -> int:
+        """Changes whenever a track moves: part of every listing cache key."""
+        return len(self.moved)
+
+    def day_of(self, slot: Slot) -> date:
+        """The track's publish day now."""
+        return self.moved.get(slot, slot.day)
+
+    def pending(self, day: date, genre_slot: int) -> int:
+        return self.per_block - self.moved_out[(day, genre_slot)]
+
+    def move(self, slot: Slot, day: date) -> None:
+        self.moved[slot] = day
+        self.moved_out[(slot.day, slot.genre_slot)] += 1
+
+    def touches(self, first: date, last: date, genre_slots: tuple[int, ...]) -> set[date]:
+        """Days of the window that a move emptied a slot of or filled a slot in."""
+        days = set()
+        for slot, day in self.moved.items():
+            if slot.genre_slot in genre_slots:
+                days.update(d for d in (slot.day, day) if first <= d <= last)
+        return days
+
+    def moved_in(self, day: date, genre_slots: tuple[int, ...]) -> list[Slot]:
+        return [s for s, d in self.moved.items() if d == day and s.genre_slot in genre_slots]
+
+
 @dataclass(frozen=True)
 class TrackCore:
     """The parts of a track that the Spotify side and the truth need, without the JSON."""
@@ -159,20 +199,45 @@ class BeatportCatalogue:
         *,
         oversized: Oversized | None = None,
         drift: DriftLog | None = None,
+        moves: MoveLog | None = None,
     ) -> None:
         self.seed = seed
         self.tracks_per_day = tracks_per_day
         self.revision = revision
         self.oversized = oversized
         self.drift = drift or DriftLog(0)
+        self.moves = moves or MoveLog(0)
         self.memo: OrderedDict[object, object] = OrderedDict()  # listing plans, see remember()
-        self.facets = lru_cache(maxsize=CACHED_TRACKS)(self._facets)
+        self.cached_facets = lru_cache(maxsize=CACHED_TRACKS)(self._facets)
         self.extended_track = lru_cache(maxsize=CACHED_EXTENDED)(self.track)
         self.people = PeoplePool(seed)
         # bounded by tracks, not blocks: a block holds `tracks_per_day` full JSON documents
         self.core = lru_cache(maxsize=CACHED_TRACKS)(self._core)
         self.music = lru_cache(maxsize=CACHED_TRACKS)(self._music)
         self.block = lru_cache(maxsize=max(4, CACHED_TRACKS // 4 // tracks_per_day))(self._block)
+
+    @property
+    def version(self) -> tuple[int, int]:
+        """Changes whenever the catalogue does (a late track, a move): listing caches key on it."""
+        return self.drift.version, self.moves.version
+
+    def facets(self, slot: Slot) -> Facets:
+        """The slot's facets, on its publish day now."""
+        facets = self.cached_facets(slot)
+        day = self.moves.day_of(slot)
+        return facets if day == slot.day else replace(facets, day=day)
+
+    def slots_of_day(self, day: date, genre_slots: tuple[int, ...]) -> list[Slot]:
+        """Every track published on `day` now in any of `genre_slots`, in id order."""
+        slots = [
+            slot
+            for genre_slot in genre_slots
+            for slot in (Slot(day, genre_slot, k) for k in range(self.block_size(day, genre_slot)))
+            if self.moves.day_of(slot) == day
+        ]
+        slots += self.moves.moved_in(day, genre_slots)
+        slots += self.drift.in_window(day, day, genre_slots)
+        return sorted(slots, key=self.track_id_of)
 
     # ---- identity -------------------------------------------------------------------------
     def valid_slot(self, slot: Slot | None) -> bool:
@@ -398,9 +463,13 @@ class BeatportCatalogue:
 
     def track_at(self, slot: Slot) -> dict[str, Any]:
         """Any slot's track: ordinary ones from the block memo, extended ones built on demand."""
-        if self.is_extended(slot):
-            return self.extended_track(slot)
-        return self.block(slot.day, slot.genre_slot)[slot.index]
+        document = (
+            self.extended_track(slot)
+            if self.is_extended(slot)
+            else self.block(slot.day, slot.genre_slot)[slot.index]
+        )
+        day = self.moves.day_of(slot)
+        return document if day == slot.day else {**document, "publish_date": day.isoformat()}
 
     def track(self, slot: Slot) -> dict[str, Any]:
         """The full Beatport v4 track object, key for key as the real API returns it."""

@@ -15,6 +15,7 @@ from collection_pipeline.emulator.codecs import MAX_TRACKS_PER_DAY
 PROFILES = ("default", "devmode", "ratelimited", "flaky", "penalty", "drift", "overcap", "messy")
 DEFAULT_RATE_LIMIT = 150  # Spotify requests per rolling 30 s window in the `ratelimited` profile
 DRIFT_PER_BLOCK = 2  # late tracks per (publish day, genre) that `drift` publishes mid-crawl
+MOVES_PER_BLOCK = 1  # tracks per (publish day, genre) that `drift` moves to another day mid-crawl
 OVERCAP_TRACKS = 12_500  # tracks of the one over-cap genre-day in `overcap`
 OVERCAP_GENRE_ID = 6  # Techno (Peak Time / Driving): a default genre that has sub-genres
 OVERCAP_DAY = date(2024, 3, 1)
@@ -79,6 +80,8 @@ class EmulatorConfig:
     max_search_limit: int | None = None  # None = 10 in devmode, 50 otherwise
     drift_per_block: int | None = None  # None = DRIFT_PER_BLOCK in `drift`, 0 otherwise
     drift_per_request: int = 8  # late tracks published by one listing request for page >= 2
+    moves_per_block: int | None = None  # None = MOVES_PER_BLOCK in `drift`, 0 otherwise
+    moves_per_request: int = 2  # tracks moved by one listing request for page >= 2
     overcap_tracks: int | None = None  # None = OVERCAP_TRACKS in `overcap`, 0 (none) otherwise
     overcap_genre_id: int = OVERCAP_GENRE_ID
     overcap_day: date = OVERCAP_DAY
@@ -98,6 +101,11 @@ class EmulatorConfig:
             raise ValueError("overcap_tracks must be >= 0")
         if self.drift_per_block is not None and self.drift_per_block < 0:
             raise ValueError("drift_per_block must be >= 0")
+        moves = self.moves_per_block
+        if moves is not None and not 0 <= moves <= self.tracks_per_day:
+            raise ValueError("moves_per_block must be within 0..tracks_per_day")
+        if self.drift_per_request < 0 or self.moves_per_request < 0:
+            raise ValueError("drift_per_request and moves_per_request must be >= 0")
 
     @property
     def effective_faults(self) -> FaultRates:
@@ -116,6 +124,12 @@ class EmulatorConfig:
         if self.drift_per_block is not None:
             return self.drift_per_block
         return DRIFT_PER_BLOCK if self.profile == "drift" else 0
+
+    @property
+    def effective_moves_per_block(self) -> int:
+        if self.moves_per_block is not None:
+            return self.moves_per_block
+        return MOVES_PER_BLOCK if self.profile == "drift" else 0
 
     @property
     def effective_overcap_tracks(self) -> int:

@@ -51,7 +51,8 @@ def truth(emulator: ControlledEmulator, request: Request, fault: str | None) -> 
     `malformed` names why a record (served broken in `messy`) must be quarantined, its
     Spotify id then being null; `quirk` names an oddity a correct pipeline processes anyway.
 
-    "Every" is as of now: over-cap slots and the late tracks published so far are included.
+    "Every" is as of now: over-cap slots and the late tracks published so far are included, and
+    each track is on its publish day now (`publish_date`), moves included.
     """
     params = request.query_params
     try:
@@ -72,13 +73,19 @@ def truth(emulator: ControlledEmulator, request: Request, fault: str | None) -> 
     extras = catalogue.overcap_extras(window.first, window.last, genre_slots)
     if window.days() * len(slots) * catalogue.tracks_per_day + len(extras) > MAX_TRUTH_TRACKS:
         return json_reply(400, {"publish_date": [f"At most {MAX_TRUTH_TRACKS} tracks at once."]})
-    wanted = [
-        Slot(window.first + timedelta(days=offset), genre_slot, index)
-        for offset in range(window.days())
-        for genre_slot in slots
-        for index in range(catalogue.block_size(window.first + timedelta(days=offset), genre_slot))
-    ]
-    wanted += catalogue.drift.in_window(window.first, window.last, genre_slots)
+    touched = catalogue.moves.touches(window.first, window.last, genre_slots)
+    wanted: list[Slot] = []
+    for offset in range(window.days()):
+        day = window.first + timedelta(days=offset)
+        if day in touched:
+            wanted += catalogue.slots_of_day(day, genre_slots)
+            continue
+        wanted += [
+            Slot(day, genre_slot, index)
+            for genre_slot in slots
+            for index in range(catalogue.block_size(day, genre_slot))
+        ]
+        wanted += catalogue.drift.in_window(day, day, genre_slots)
     rows = []
     mess_rate = emulator.config.effective_messy_record_rate
     for slot in wanted:
@@ -88,6 +95,7 @@ def truth(emulator: ControlledEmulator, request: Request, fault: str | None) -> 
         rows.append(
             {
                 "beatport_id": core.id,
+                "publish_date": catalogue.moves.day_of(slot).isoformat(),
                 "isrc": core.isrc,
                 "spotify_track_id": None if malformed else emulator.spotify.truth(core.isrc),
                 "malformed": malformed,
