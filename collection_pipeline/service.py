@@ -144,13 +144,14 @@ class CollectionService:
         before = self._beatport.stats.snapshot()
         result = CollectResult(days={day: DayCollect() for day in window.days()})
         crawl = self._beatport.crawl(genre_ids, window.start, window.last_day)
+        filed: dict[str, tuple[date | None, str]] = {}
         try:
             for page in crawl:
                 result.pages += 1
                 result.duplicates_dropped += page.duplicates_dropped
                 records = [_raw_record_in(track, window) for track in page.tracks]
                 if records:
-                    self._store_page(records, result)
+                    self._store_page(records, result, filed)
                 progress(
                     f"collect {page.query.label}: page {page.number}/{page.total_pages}, "
                     f"{result.records} records so far (new {result.new}, changed "
@@ -167,8 +168,19 @@ class CollectionService:
         result.seconds = time.monotonic() - started
         return result
 
-    def _store_page(self, records: list[RawRecordIn], result: CollectResult) -> None:
-        """One transaction for the page, one upsert per publish day so each day is counted."""
+    def _store_page(
+        self,
+        records: list[RawRecordIn],
+        result: CollectResult,
+        filed: dict[str, tuple[date | None, str]],
+    ) -> None:
+        """One transaction for the page, one upsert per publish day so each day is counted.
+
+        `filed` holds, per record stored earlier in this collect, its day and how it counted
+        (new, changed, unchanged). A track that moved to another day mid-collect arrives again:
+        the upsert re-files it under its new day, and it is counted once, on that day, as what
+        it was to the catalogue before the collect (new stays new; anything else changed).
+        """
         by_day: dict[date | None, list[RawRecordIn]] = {}
         for record in records:
             by_day.setdefault(record.partition_date, []).append(record)
@@ -180,18 +192,17 @@ class CollectionService:
             }
 
         for day, counts in self._write(upsert).items():
-            stored = counts.new + counts.changed + counts.unchanged
-            result.records += stored + counts.duplicates_dropped
-            result.new += counts.new
-            result.changed += counts.changed
-            result.unchanged += counts.unchanged
+            result.records += counts.duplicates_dropped
             result.duplicates_dropped += counts.duplicates_dropped
-            tally = result.days.get(day) if day is not None else None
-            if tally is not None:
-                tally.received += stored
-                tally.new += counts.new
-                tally.changed += counts.changed
-                tally.unchanged += counts.unchanged
+            for external_id in dict.fromkeys(record.external_id for record in by_day[day]):
+                inserted = counts.inserted.get(external_id)
+                kind = "unchanged" if inserted is None else "new" if inserted else "changed"
+                earlier = filed.get(external_id)
+                if earlier is not None:  # stored before in this collect: it moved, count it once
+                    _count_stored(result, earlier[0], earlier[1], -1)
+                    kind = "new" if earlier[1] == "new" else "changed"
+                filed[external_id] = (day, kind)
+                _count_stored(result, day, kind, 1)
 
     # ------------------------------------------------------------ process
 
@@ -423,6 +434,16 @@ class CollectionService:
 
 
 # ---------------------------------------------------------------- helpers
+
+
+def _count_stored(result: CollectResult, day: date | None, kind: str, step: int) -> None:
+    """Count one stored record (`step` 1) or take it back (-1): the run's and its day's."""
+    result.records += step
+    setattr(result, kind, getattr(result, kind) + step)
+    tally = result.days.get(day) if day is not None else None
+    if tally is not None:
+        tally.received += step
+        setattr(tally, kind, getattr(tally, kind) + step)
 
 
 def _judge_days(result: CollectResult, outcomes: Sequence[QueryOutcome]) -> None:

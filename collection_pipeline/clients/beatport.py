@@ -17,7 +17,7 @@ import math
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any
 
@@ -112,7 +112,8 @@ class BeatportCrawl:
         self._client = client
         self._root = root
         self._seen: dict[int, TrackKey] = {}
-        self._by_day: dict[date, list[TrackKey]] = {}
+        """Every track passed on, as last received: a track seen again with other fields moved."""
+        self._by_day: dict[date, dict[int, TrackKey]] = {}
         self._unkeyed: dict[str, BeatportQuery] = {}
         """Entries without an id, by content (objects) or listing place (null): the query they
         arrived in, which is all that is known of where they belong."""
@@ -130,18 +131,19 @@ class BeatportCrawl:
         yield from self._descend([self._root])
         for _ in range(MAX_ROUNDS):
             settled = [leaf for leaf in self._leaves if not leaf.final and not leaf.dirty]
-            short = self._verify_round([leaf for leaf in self._leaves if leaf.dirty])
+            short, over = self._verify_round([leaf for leaf in self._leaves if leaf.dirty])
             if not short:
-                short = self._verify_round(settled)
+                short, settled_over = self._verify_round(settled)
+                over += settled_over
                 if not short:
+                    self._give_up(over, "holds tracks the API now counts in no crawled query")
                     break
             for leaf in short:
                 leaf.dirty = True
                 yield from self._repair(leaf)
         else:
-            for leaf in self._verify_round(self._leaves):
-                leaf.error = leaf.error or "still short after every verification round"
-                leaf.final = True
+            short, over = self._verify_round(self._leaves)
+            self._give_up([*short, *over], "still short after every verification round")
         self.outcomes = [self._outcome(leaf) for leaf in self._leaves]
 
     # ------------------------------------------------------------------ descent
@@ -226,35 +228,74 @@ class BeatportCrawl:
 
     # ------------------------------------------------------------------ verification
 
-    def _verify_round(self, leaves: Sequence[_Leaf]) -> list[_Leaf]:
-        """Read the counts of the open ones of `leaves` again, concurrently; the short ones."""
+    def _verify_round(self, leaves: Sequence[_Leaf]) -> tuple[list[_Leaf], list[_Leaf]]:
+        """Read the counts of the open ones of `leaves` again, concurrently: (short, over).
+
+        A leaf of several days is counted day by day: a track that moves to another day keeps
+        the leaf's total but not the days', and is found only by reading its new day again. One
+        whose days do not all agree is replaced by its days, each judged on its own count.
+        A leaf is short when fewer tracks are known on it than it counts, over when more: some
+        it held moved elsewhere, and another leaf is short until they are found there.
+        """
         open_leaves = [leaf for leaf in leaves if not leaf.final]
-        futures = [self._count_future(leaf) for leaf in open_leaves]
-        short = []
-        for leaf, future in zip(open_leaves, futures, strict=True):
+        futures = [self._count_futures(leaf) for leaf in open_leaves]
+        short: list[_Leaf] = []
+        over: list[_Leaf] = []
+        for leaf, day_futures in zip(open_leaves, futures, strict=True):
             try:
-                leaf.count = future.result()
+                counts = {query: future.result() for query, future in day_futures}
             except ApiError as exc:
                 _reraise_global(exc)
                 leaf.error = _describe(exc)
                 short.append(leaf)
                 continue
-            if leaf.count < COUNT_CAP and self._received(leaf.query) >= leaf.count:
-                leaf.error = None  # whatever failed earlier, every counted track is here
-                leaf.dirty = False
-            else:
-                short.append(leaf)
-        return short
+            leaf.count = sum(counts.values())
+            if leaf.count >= COUNT_CAP or len(counts) == 1 or self._days_agree(leaf, counts):
+                self._judge(leaf, short, over)
+                continue
+            index = self._leaves.index(leaf)
+            days = [_Leaf(query, count=count) for query, count in counts.items()]
+            self._leaves[index : index + 1] = days
+            for day in days:
+                self._judge(day, short, over)
+        return short, over
 
-    def _count_future(self, leaf: _Leaf) -> Future[int]:
-        """The leaf's count now. A crawl that is a single leaf whose pages (the last requests
-        made) all reported one count needs no further read: that count is the final one."""
-        if len(self._leaves) == 1 and leaf.fresh_count is not None:
+    def _days_agree(self, leaf: _Leaf, counts: Mapping[BeatportQuery, int]) -> bool:
+        """Every day holds no more known tracks than it counts, and the leaf as many in all
+        (entries without a publish day are known only to the leaf)."""
+        return self._received(leaf.query) == leaf.count and all(
+            self._received_keyed(query) <= count for query, count in counts.items()
+        )
+
+    def _judge(self, leaf: _Leaf, short: list[_Leaf], over: list[_Leaf]) -> None:
+        count = leaf.count or 0
+        received = self._received(leaf.query)
+        if count < COUNT_CAP and received == count:
+            leaf.error = None  # whatever failed earlier, every counted track is here
+            leaf.dirty = False
+        elif count < COUNT_CAP and received > count:
+            leaf.dirty = True
+            over.append(leaf)
+        else:
+            short.append(leaf)
+
+    def _give_up(self, leaves: Sequence[_Leaf], reason: str) -> None:
+        for leaf in leaves:
+            leaf.error = leaf.error or reason
+            leaf.final = True
+
+    def _count_futures(self, leaf: _Leaf) -> list[tuple[BeatportQuery, Future[int]]]:
+        """The leaf's count now, per publish day. A crawl that is a single one-day leaf whose
+        pages (the last requests made) all reported one count needs no further read: that
+        count is the final one."""
+        query = leaf.query
+        if len(self._leaves) == 1 and query.days == 1 and leaf.fresh_count is not None:
             done: Future[int] = Future()
             done.set_result(leaf.fresh_count)
             leaf.fresh_count = None
-            return done
-        return self._client.submit_count(leaf.query)
+            return [(query, done)]
+        days = [replace(query, date_from=day, date_to=day) for day in query.publish_days()]
+        return [(day, self._client.submit_count(day)) for day in days]
 
     def _repair(self, leaf: _Leaf) -> Iterator[BeatportPage]:
         """One step towards completing a short or failed leaf."""
@@ -327,10 +368,10 @@ class BeatportCrawl:
                 track_key = TrackKey.of(entry)
                 if track_key.publish_date is None:  # no day accounts for it: count it as unkeyed
                     self._note_unkeyed(f"id:{track_id}", query)
-                if track_id in self._seen:
+                if self._seen.get(track_id) == track_key:
                     dropped += 1
                     continue
-                self._add(track_id, track_key)
+                self._add(track_id, track_key)  # new, or moved: passed on again to re-file it
             else:
                 key = (
                     content_key(entry)
@@ -366,24 +407,34 @@ class BeatportCrawl:
                 self._sampled[track_id] = TrackKey.of(entry)
 
     def _add(self, track_id: int, key: TrackKey) -> None:
+        previous = self._seen.get(track_id)
+        if previous is not None and previous.publish_date is not None:
+            self._by_day[previous.publish_date].pop(track_id, None)
         self._seen[track_id] = key
         if key.publish_date is not None:
-            self._by_day.setdefault(key.publish_date, []).append(key)
+            self._by_day.setdefault(key.publish_date, {})[track_id] = key
 
     def _keys(self, query: BeatportQuery) -> list[TrackKey]:
-        seen = [k for day in query.publish_days() for k in self._by_day.get(day, ())]
+        seen = [k for day in query.publish_days() for k in self._by_day.get(day, {}).values()]
         return [k for k in (*seen, *self._sampled.values()) if query.holds(k)]
 
-    def _received(self, query: BeatportQuery) -> int:
-        keyed = sum(
-            1 for day in query.publish_days() for k in self._by_day.get(day, ()) if query.holds(k)
+    def _received_keyed(self, query: BeatportQuery) -> int:
+        """Tracks known (as last received) to belong to the query."""
+        return sum(
+            1
+            for day in query.publish_days()
+            for k in self._by_day.get(day, {}).values()
+            if query.holds(k)
         )
-        return keyed + sum(1 for origin in self._unkeyed.values() if origin.within(query))
+
+    def _received(self, query: BeatportQuery) -> int:
+        unkeyed = sum(1 for origin in self._unkeyed.values() if origin.within(query))
+        return self._received_keyed(query) + unkeyed
 
     def _outcome(self, leaf: _Leaf) -> QueryOutcome:
         query = leaf.query
         by_day = {
-            day: sum(1 for k in self._by_day.get(day, ()) if query.holds(k))
+            day: sum(1 for k in self._by_day.get(day, {}).values() if query.holds(k))
             for day in query.publish_days()
         }
         received = self._received(query)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
@@ -50,6 +50,9 @@ class UpsertCounts:
     changed: int
     unchanged: int
     duplicates_dropped: int
+    inserted: Mapping[str, bool] = field(default_factory=dict, compare=False, repr=False)
+    """The external ids really written, each True if new: what a caller that must re-count one
+    record (a track that moved to another day mid-collect) needs to know of it."""
 
 
 class RawRecordRepository:
@@ -114,16 +117,13 @@ class RawRecordRepository:
             for record, text in prepared
             if stored.get(record.external_id) != hashes[record.external_id]
         ]
-        new = changed = 0
+        written: dict[str, bool] = {}
         if values:
             for external_id, inserted in self._write(values):
-                if inserted is None:
-                    inserted = external_id not in stored
-                if inserted:
-                    new += 1
-                else:
-                    changed += 1
-        return UpsertCounts(new, changed, len(rows) - new - changed, dropped)
+                written[external_id] = external_id not in stored if inserted is None else inserted
+        new = sum(written.values())
+        changed = len(written) - new
+        return UpsertCounts(new, changed, len(rows) - new - changed, dropped, written)
 
     def _stored_hashes(self, provider: str, entity_type: str, ids: list[str]) -> dict[str, str]:
         stored: dict[str, str] = {}
