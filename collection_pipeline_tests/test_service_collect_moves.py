@@ -48,27 +48,47 @@ def stored_per_day(db: Database) -> Counter[date]:
     return Counter(date.fromisoformat(str(row[0])[:10]) for row in rows)
 
 
+def stored_days(db: Database) -> dict[int, date]:
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            sa.text(
+                "SELECT external_id, partition_date FROM external_data WHERE provider = 'beatport'"
+            )
+        ).all()
+    return {int(row[0]): date.fromisoformat(str(row[1])[:10]) for row in rows}
+
+
 def test_drift_loses_and_duplicates_nothing_and_a_rerun_changes_nothing(
     db: Database, emulator_url
 ) -> None:
+    """Late tracks are published and tracks move between the window's days while it is paged:
+    every track ends stored once, on the day the API lists it on at the end."""
     url = emulator_url(profile="drift")
     with real_service(db, url, "first") as service:
         first = service.collect_beatport_tracks_raw(WINDOW, DEFAULT_GENRES)
-    truth = {row["beatport_id"] for row in fetch_truth(url, WINDOW, DEFAULT_GENRES)}
+    truth = {
+        row["beatport_id"]: date.fromisoformat(row["publish_date"])
+        for row in fetch_truth(url, WINDOW, DEFAULT_GENRES)
+    }
+    truth_per_day = Counter(truth.values())
 
     assert len(truth) == 4 * 6 * (20 + 2)  # every late track was published during the crawl
+    assert truth_per_day != dict.fromkeys(WINDOW.days(), 6 * 22)  # tracks moved between days
     ids = stored_ids(db)
     assert len(ids) == len(set(ids))
-    assert set(ids) == truth
+    assert stored_days(db) == truth  # each on its final day, moved records re-filed
     assert first.complete
     assert first.new == len(truth)
-    assert all(day.api_count == day.received == 6 * 22 for day in first.days.values())
+    assert first.records == len(truth)
+    for day, tally in first.days.items():
+        assert tally.api_count == tally.received == truth_per_day[day]
+        assert tally.new == tally.received
 
     with real_service(db, url, "second") as service:
         again = service.collect_beatport_tracks_raw(WINDOW, DEFAULT_GENRES)
     assert (again.new, again.changed, again.unchanged) == (0, 0, len(truth))
     assert again.complete
-    assert set(stored_ids(db)) == truth
+    assert stored_days(db) == truth
 
 
 def test_an_overcap_day_is_collected_whole(db: Database, emulator_url) -> None:

@@ -56,6 +56,9 @@ MAX_ROUNDS = 30
 """Verification rounds before short leaves are given up. A round re-reads the counts of the
 leaves that changed since their last read; when none of those is short, it re-reads all the
 others, so the crawl ends only on a round in which every leaf was read and none was short."""
+CONFIRM_CHUNK = 200
+"""Track ids per `id`-filtered count that confirms tracks are still on their day (a URL of
+about 2 kB)."""
 PAGES_WORTH_RECRAWLING = 2
 """A short leaf of at most this many pages is re-crawled; a bigger one is halved first."""
 
@@ -120,6 +123,7 @@ class BeatportCrawl:
         self._sampled: dict[int, TrackKey] = {}
         """Tracks of capped first pages, which are not passed on: they only guide splits."""
         self._leaves: list[_Leaf] = []
+        self._confirmable = True
         self.outcomes: list[QueryOutcome] = []
         """Filled when iteration ends: every leaf, complete or not."""
 
@@ -131,19 +135,18 @@ class BeatportCrawl:
         yield from self._descend([self._root])
         for _ in range(MAX_ROUNDS):
             settled = [leaf for leaf in self._leaves if not leaf.final and not leaf.dirty]
-            short, over = self._verify_round([leaf for leaf in self._leaves if leaf.dirty])
+            short = self._verify_round([leaf for leaf in self._leaves if leaf.dirty])
             if not short:
-                short, settled_over = self._verify_round(settled)
-                over += settled_over
+                short = self._verify_round(settled) or self._confirm_days()
                 if not short:
-                    self._give_up(over, "holds tracks the API now counts in no crawled query")
                     break
             for leaf in short:
                 leaf.dirty = True
                 yield from self._repair(leaf)
         else:
-            short, over = self._verify_round(self._leaves)
-            self._give_up([*short, *over], "still short after every verification round")
+            for leaf in self._verify_round(self._leaves):
+                leaf.error = leaf.error or "still short after every verification round"
+                leaf.final = True
         self.outcomes = [self._outcome(leaf) for leaf in self._leaves]
 
     # ------------------------------------------------------------------ descent
@@ -228,74 +231,95 @@ class BeatportCrawl:
 
     # ------------------------------------------------------------------ verification
 
-    def _verify_round(self, leaves: Sequence[_Leaf]) -> tuple[list[_Leaf], list[_Leaf]]:
-        """Read the counts of the open ones of `leaves` again, concurrently: (short, over).
+    def _verify_round(self, leaves: Sequence[_Leaf]) -> list[_Leaf]:
+        """Read the counts of the open ones of `leaves` again, concurrently; the short ones.
 
-        A leaf of several days is counted day by day: a track that moves to another day keeps
-        the leaf's total but not the days', and is found only by reading its new day again. One
-        whose days do not all agree is replaced by its days, each judged on its own count.
-        A leaf is short when fewer tracks are known on it than it counts, over when more: some
-        it held moved elsewhere, and another leaf is short until they are found there.
+        A leaf holding more known tracks than it counts is not short, but stays open: a track
+        it held may have moved to a leaf that is short until the track is read there.
         """
         open_leaves = [leaf for leaf in leaves if not leaf.final]
-        futures = [self._count_futures(leaf) for leaf in open_leaves]
-        short: list[_Leaf] = []
-        over: list[_Leaf] = []
-        for leaf, day_futures in zip(open_leaves, futures, strict=True):
+        futures = [self._count_future(leaf) for leaf in open_leaves]
+        short = []
+        for leaf, future in zip(open_leaves, futures, strict=True):
             try:
-                counts = {query: future.result() for query, future in day_futures}
+                leaf.count = future.result()
             except ApiError as exc:
                 _reraise_global(exc)
                 leaf.error = _describe(exc)
                 short.append(leaf)
                 continue
-            leaf.count = sum(counts.values())
-            if leaf.count >= COUNT_CAP or len(counts) == 1 or self._days_agree(leaf, counts):
-                self._judge(leaf, short, over)
-                continue
-            index = self._leaves.index(leaf)
-            days = [_Leaf(query, count=count) for query, count in counts.items()]
-            self._leaves[index : index + 1] = days
-            for day in days:
-                self._judge(day, short, over)
-        return short, over
+            received = self._received(leaf.query)
+            if leaf.count >= COUNT_CAP or received < leaf.count:
+                short.append(leaf)
+            else:
+                leaf.error = None  # whatever failed earlier, every counted track is here
+                leaf.dirty = received > leaf.count
+        return short
 
-    def _days_agree(self, leaf: _Leaf, counts: Mapping[BeatportQuery, int]) -> bool:
-        """Every day holds no more known tracks than it counts, and the leaf as many in all
-        (entries without a publish day are known only to the leaf)."""
-        return self._received(leaf.query) == leaf.count and all(
-            self._received_keyed(query) <= count for query, count in counts.items()
-        )
-
-    def _judge(self, leaf: _Leaf, short: list[_Leaf], over: list[_Leaf]) -> None:
-        count = leaf.count or 0
-        received = self._received(leaf.query)
-        if count < COUNT_CAP and received == count:
-            leaf.error = None  # whatever failed earlier, every counted track is here
-            leaf.dirty = False
-        elif count < COUNT_CAP and received > count:
-            leaf.dirty = True
-            over.append(leaf)
-        else:
-            short.append(leaf)
-
-    def _give_up(self, leaves: Sequence[_Leaf], reason: str) -> None:
-        for leaf in leaves:
-            leaf.error = leaf.error or reason
-            leaf.final = True
-
-    def _count_futures(self, leaf: _Leaf) -> list[tuple[BeatportQuery, Future[int]]]:
-        """The leaf's count now, per publish day. A crawl that is a single one-day leaf whose
-        pages (the last requests made) all reported one count needs no further read: that
-        count is the final one."""
-        query = leaf.query
-        if len(self._leaves) == 1 and query.days == 1 and leaf.fresh_count is not None:
+    def _count_future(self, leaf: _Leaf) -> Future[int]:
+        """The leaf's count now. A crawl that is a single leaf whose pages (the last requests
+        made) all reported one count needs no further read: that count is the final one."""
+        if len(self._leaves) == 1 and leaf.fresh_count is not None:
             done: Future[int] = Future()
             done.set_result(leaf.fresh_count)
             leaf.fresh_count = None
-            return [(query, done)]
-        days = [replace(query, date_from=day, date_to=day) for day in query.publish_days()]
-        return [(day, self._client.submit_count(day)) for day in days]
+            return done
+        return self._client.submit_count(leaf.query)
+
+    def _confirm_days(self) -> list[_Leaf]:
+        """Prove every known track is still on the day it was read on; the days where not.
+
+        Counts cannot see a track that moved to another day after both days were read (or two
+        that swapped days): every count still agrees. So once they do, the listing is asked,
+        per publish day, how many of the tracks known on that day it still lists there (the
+        documented `id` filter, in chunks). All on their days, and each leaf holding exactly
+        its count, means every track is known on its day now. A leaf with a day that fails is
+        replaced by its days; a failing day forgets the tracks it held and is read again, and
+        a track that left it is re-filed where the next read finds it. A listing that counts
+        more of the ids than were asked for ignores the filter: then counts are all there is.
+        """
+        if self._root.days == 1 or not self._confirmable:  # one day: nowhere for a track to move
+            return []
+        checks: list[tuple[_Leaf, BeatportQuery, Future[int], int]] = []
+        for leaf in (leaf for leaf in self._leaves if not leaf.final):
+            for day in leaf.query.publish_days():
+                query = replace(leaf.query, date_from=day, date_to=day)
+                ids = [i for i, key in self._by_day.get(day, {}).items() if query.holds(key)]
+                for start in range(0, len(ids), CONFIRM_CHUNK):
+                    chunk = ids[start : start + CONFIRM_CHUNK]
+                    future = self._client.submit_count(query, {"id": ",".join(map(str, chunk))})
+                    checks.append((leaf, query, future, len(chunk)))
+        failing: dict[int, set[BeatportQuery]] = {}
+        for leaf, query, future, known in checks:
+            try:
+                confirmed = future.result()
+            except ApiError as exc:
+                _reraise_global(exc)
+                confirmed = -1
+            if confirmed > known:  # the `id` filter is not honoured: counts are all there is
+                self._confirmable = False
+                return []
+            if confirmed != known:
+                failing.setdefault(id(leaf), set()).add(query)
+        stale: list[_Leaf] = []
+        for leaf in [leaf for leaf in self._leaves if id(leaf) in failing]:
+            index = self._leaves.index(leaf)
+            days = [replace(leaf.query, date_from=d, date_to=d) for d in leaf.query.publish_days()]
+            parts = [_Leaf(query) for query in days]
+            self._leaves[index : index + 1] = parts
+            for part in parts:
+                if part.query in failing[id(leaf)]:
+                    self._forget(part.query)
+                    stale.append(part)
+        return stale
+
+    def _forget(self, query: BeatportQuery) -> None:
+        """Drop what is known of the query's tracks, so that reading them again files them."""
+        for day in query.publish_days():
+            held = self._by_day.get(day, {})
+            for track_id in [i for i, key in held.items() if query.holds(key)]:
+                del held[track_id]
+                del self._seen[track_id]
 
     def _repair(self, leaf: _Leaf) -> Iterator[BeatportPage]:
         """One step towards completing a short or failed leaf."""
@@ -545,9 +569,11 @@ class BeatportAPIClient:
         params["page"] = number
         return self._pool.submit(self._fetch, self._tracks_url, params)
 
-    def submit_count(self, query: BeatportQuery) -> Future[int]:
-        """The query's `count`, from a one-track page."""
-        params = query.params(1)
+    def submit_count(
+        self, query: BeatportQuery, extra: Mapping[str, str] | None = None
+    ) -> Future[int]:
+        """The query's `count` (narrowed by `extra` filters), from a one-track page."""
+        params = {**query.params(1), **(extra or {})}
         return self._pool.submit(lambda: self._fetch(self._tracks_url, params).count)
 
     # ------------------------------------------------------------------ HTTP

@@ -73,6 +73,7 @@ class TrackQuery:
     isrcs: tuple[str, ...] | None
     order_by: str
     bpm: tuple[int, int] | None = None
+    ids: frozenset[int] | None = None
 
     @property
     def simple(self) -> bool:
@@ -82,6 +83,7 @@ class TrackQuery:
             and self.sub_genre_ids is None
             and self.isrcs is None
             and self.bpm is None
+            and self.ids is None
             and self.order_by in BLOCK_ORDERS
         )
 
@@ -145,6 +147,7 @@ def parse_query(params: Any) -> TrackQuery:
             )
         slots = tuple(sorted({GENRES_BY_ID[gid].slot for gid in genre_ids}))
     sub_genres = parse_ids("sub_genre_id", params.get("sub_genre_id"))
+    ids = parse_ids("id", params.get("id"))
     isrc = params.get("isrc")
     return TrackQuery(
         genre_slots=slots,
@@ -155,6 +158,7 @@ def parse_query(params: Any) -> TrackQuery:
         isrcs=tuple(p.strip().upper() for p in isrc.split(",") if p.strip()) if isrc else None,
         order_by=(params.get("order_by") or "id").split(",")[0].strip(),
         bpm=parse_bpm(params.get("bpm")),
+        ids=frozenset(ids) if ids is not None else None,
     )
 
 
@@ -326,6 +330,13 @@ def _day_segments(
 
 def _candidate_slots(catalogue: BeatportCatalogue, query: TrackQuery) -> list[Slot]:
     window, genres = query.publish, query.genre_slots
+    if query.ids is not None:
+        found = (catalogue.slot_for_id(value) for value in query.ids)
+        return sorted(
+            s
+            for s in found
+            if s is not None and s.genre_slot in genres and catalogue.moves.day_of(s) in window
+        )
     if query.isrcs is not None:
         slots: set[Slot] = set()
         for isrc in query.isrcs:
@@ -333,7 +344,9 @@ def _candidate_slots(catalogue: BeatportCatalogue, query: TrackQuery) -> list[Sl
             if catalogue.valid_slot(origin) and catalogue.core(origin).kind == "original":
                 slots.add(origin)
                 slots.update(catalogue.reusers(origin))
-        return sorted(s for s in slots if s.genre_slot in genres and s.day in window)
+        return sorted(
+            s for s in slots if s.genre_slot in genres and catalogue.moves.day_of(s) in window
+        )
     extras = catalogue.overcap_extras(window.first, window.last, genres)
     scan = window.days() * len(genres) * catalogue.tracks_per_day + len(extras)
     if scan > MAX_SCAN:
@@ -449,19 +462,22 @@ def publish_late_tracks(catalogue: BeatportCatalogue, query: TrackQuery, limit: 
 
 
 def move_tracks(catalogue: BeatportCatalogue, query: TrackQuery, limit: int) -> int:
-    """`drift`: move up to `limit` ordinary tracks of the window being paged to another of its days.
+    """`drift`: move up to `limit` ordinary tracks to another day of the window being crawled.
 
     A move edits only `publish_date`, the way a label correcting a release date would: the track
     keeps its id, so by publish date it leaves its place on one day and takes its id's place among
-    the other day's tracks, shifting every offset page in between. The track, its old block and its
-    new day are drawn in a seeded order from the window's blocks with moves left. Returns how many
-    moved.
+    the other day's tracks, shifting every offset page in between. The window is the span of the
+    listings paged so far (so a request for one day moves tracks into and out of the others), and
+    the track, its block (of the query's genres) and its new day are drawn from it in a seeded
+    order. Returns how many moved.
     """
     moves = catalogue.moves
-    window = query.publish
-    if moves.per_block <= 0 or not 2 <= window.days() <= MAX_PUBLISHING_DAYS:
+    if moves.per_block <= 0:
         return 0
-    days = [window.first + timedelta(days=offset) for offset in range(window.days())]
+    span = moves.widen(query.publish.first, query.publish.last, MAX_PUBLISHING_DAYS)
+    if span is None or span[0] == span[1]:
+        return 0
+    days = [span[0] + timedelta(days=offset) for offset in range((span[1] - span[0]).days + 1)]
     pending = [(d, g) for d in days for g in query.genre_slots if moves.pending(d, g) > 0]
     moved = 0
     while pending and moved < limit:
@@ -469,8 +485,7 @@ def move_tracks(catalogue: BeatportCatalogue, query: TrackQuery, limit: int) -> 
         day, genre_slot = pending[roll % len(pending)]
         if moves.pending(day, genre_slot) == 1:
             pending.remove((day, genre_slot))
-        index = (roll >> 20) % catalogue.tracks_per_day
-        slot = Slot(day, genre_slot, index)
+        slot = Slot(day, genre_slot, (roll >> 20) % catalogue.tracks_per_day)
         while slot in moves.moved:  # the next unmoved slot of the block
             slot = Slot(day, genre_slot, (slot.index + 1) % catalogue.tracks_per_day)
         others = [d for d in days if d != day]

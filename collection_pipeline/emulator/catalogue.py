@@ -142,12 +142,25 @@ class DriftLog:
 
 class MoveLog:
     """Ordinary tracks whose publish day was edited, and to which day; each moves at most once,
-    and at most `per_block` of them out of each (day, genre) block."""
+    and at most `per_block` of them out of each (day, genre) block.
+
+    Moves stay within `span`, the days spanned by the listings paged so far: the window a client
+    crawls, whatever part of it a request asks for.
+    """
 
     def __init__(self, per_block: int) -> None:
         self.per_block = per_block
         self.moved: dict[Slot, date] = {}
         self.moved_out: Counter[tuple[date, int]] = Counter()
+        self.span: tuple[date, date] | None = None
+
+    def widen(self, first: date, last: date, most_days: int) -> tuple[date, date] | None:
+        """Take a paged window into `span` unless that makes it longer than `most_days`."""
+        low, high = (first, last) if self.span is None else self.span
+        low, high = min(low, first), max(high, last)
+        if (high - low).days < most_days:
+            self.span = (low, high)
+        return self.span
 
     @property
     def version(self) -> int:
