@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
+from datetime import date
 
 import uvicorn
 
@@ -28,12 +29,43 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--catalogue-revision", type=int, default=0)
     parser.add_argument("--spotify-token-lifetime", type=float, default=3600.0)
     parser.add_argument("--beatport-token-lifetime", type=float, default=36000.0)
+    parser.add_argument("--failing-genre-day", type=_genre_day, default=None,
+                        metavar="GENRE:YYYY-MM-DD",
+                        help="listings that could include this genre-day answer 503")  # fmt: skip
+    parser.add_argument("--drift-per-block", type=int, default=None,
+                        help="late tracks published per (day, genre) while paged "
+                        "(default: 2 in drift, else 0)")  # fmt: skip
+    parser.add_argument("--drift-per-request", type=int, default=8,
+                        help="late tracks one page request (page >= 2) publishes")  # fmt: skip
+    parser.add_argument("--moves-per-block", type=int, default=None,
+                        help="tracks per (day, genre) moved to another day while paged "
+                        "(default: 1 in drift, else 0)")  # fmt: skip
+    parser.add_argument("--moves-per-request", type=int, default=2,
+                        help="tracks one page request (page >= 2) moves")  # fmt: skip
+    parser.add_argument("--overcap-tracks", type=int, default=None,
+                        help="tracks of the over-cap genre-day (default: 12500 in overcap, "
+                        "else none)")  # fmt: skip
+    parser.add_argument("--overcap-genre-id", type=int, default=None)
+    parser.add_argument("--overcap-day", type=date.fromisoformat, default=None,
+                        metavar="YYYY-MM-DD")  # fmt: skip
     return parser.parse_args(argv)
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    args = parse_args(argv)
-    config = EmulatorConfig(
+def _genre_day(value: str) -> tuple[int, date]:
+    genre, _, day = value.partition(":")
+    try:
+        return int(genre), date.fromisoformat(day)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected GENRE:YYYY-MM-DD, got {value!r}") from exc
+
+
+def config_from_args(args: argparse.Namespace) -> EmulatorConfig:
+    """The configuration the flags describe; a flag left out keeps the profile's preset."""
+    optional = {
+        "overcap_genre_id": args.overcap_genre_id,
+        "overcap_day": args.overcap_day,
+    }
+    return EmulatorConfig(
         profile=args.profile,
         seed=args.seed,
         tracks_per_day=args.tracks_per_day,
@@ -42,7 +74,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         catalogue_revision=args.catalogue_revision,
         spotify_token_lifetime_s=args.spotify_token_lifetime,
         beatport_token_lifetime_s=args.beatport_token_lifetime,
+        failing_genre_day=args.failing_genre_day,
+        drift_per_block=args.drift_per_block,
+        drift_per_request=args.drift_per_request,
+        moves_per_block=args.moves_per_block,
+        moves_per_request=args.moves_per_request,
+        overcap_tracks=args.overcap_tracks,
+        **{key: value for key, value in optional.items() if value is not None},
     )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = parse_args(argv)
+    try:
+        config = config_from_args(args)
+    except ValueError as exc:
+        raise SystemExit(f"python -m collection_pipeline.emulator: {exc}") from None
     uvicorn.run(
         create_app(config), host=args.host, port=args.port, log_level="warning",
         access_log=False, lifespan="off",
