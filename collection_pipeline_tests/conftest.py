@@ -7,7 +7,6 @@ unreachable server fails them: CI must never pass by skipping them.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
@@ -15,22 +14,18 @@ from contextlib import ExitStack
 import pytest
 import sqlalchemy as sa
 
-POSTGRES_ADMIN_URL = os.environ.get(
-    "COLLECTION_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
+from collection_pipeline_tests.support.postgres import (
+    POSTGRES_ADMIN_URL,
+    POSTGRES_REQUIRED,
+    admin_engine,
+    reset_postgres_schema,
 )
-POSTGRES_REQUIRED = os.environ.get("COLLECTION_TEST_POSTGRES", "").lower() == "require"
-
-
-def _admin_engine() -> sa.Engine:
-    return sa.create_engine(
-        POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT", connect_args={"connect_timeout": 5}
-    )
 
 
 @pytest.fixture(scope="session")
 def postgres_database_url() -> Iterator[str]:
     """A PostgreSQL database owned by this test session."""
-    admin = _admin_engine()
+    admin = admin_engine()
     name = f"collection_test_{uuid.uuid4().hex[:12]}"
     try:
         with admin.connect() as conn:
@@ -48,21 +43,13 @@ def postgres_database_url() -> Iterator[str]:
     admin.dispose()
 
 
-def _reset_postgres_schema(url: str) -> None:
-    engine = sa.create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(sa.text("DROP SCHEMA public CASCADE"))
-        conn.execute(sa.text("CREATE SCHEMA public"))
-    engine.dispose()
-
-
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path) -> str:
     """An empty catalogue database URL, once on SQLite and once on PostgreSQL."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'catalogue.db'}"
     url = request.getfixturevalue("postgres_database_url")
-    _reset_postgres_schema(url)
+    reset_postgres_schema(url)
     return url
 
 

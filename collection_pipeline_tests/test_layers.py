@@ -47,6 +47,33 @@ def test_every_test_module_holds_tests_and_helpers_are_not_named_test():
     assert not without_tests
 
 
+def _test_imports(path: Path) -> set[str]:
+    """The suite's own modules `path` imports, relative imports (`from .x import`) included."""
+    modules = _imported_modules(path)
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.level:
+            package = path.parent.relative_to(ROOT).parts
+            base = ".".join(package[: len(package) - node.level + 1])
+            names = [node.module] if node.module else [alias.name for alias in node.names]
+            modules.update(f"{base}.{name}" for name in names)
+    return modules
+
+
+def test_no_test_module_imports_another_or_conftest():
+    """Fixtures and factories live in `support/` (or `collection_pipeline.testing`), where a
+    reader looks for what tests share; a helper in a test module is shared by accident, and
+    conftest's names are pytest's to inject as fixtures, not to import."""
+    offenders = {
+        f"{path.relative_to(ROOT)}: {module}"
+        for path in (ROOT / "collection_pipeline_tests").rglob("*.py")
+        for module in _test_imports(path)
+        if module.split(".")[0] == "collection_pipeline_tests"
+        and module.split(".")[-1].startswith(("test_", "conftest"))
+        and "support" not in module.split(".")[1:-1]
+    }
+    assert not offenders
+
+
 def test_the_pipeline_never_imports_the_test_harnesses():
     package = ROOT / "collection_pipeline"
     offenders = {

@@ -38,7 +38,7 @@ from collection_pipeline.testing.defaults import (
 )
 from collection_pipeline.testing.digest import database_digest
 from collection_pipeline.testing.harness import FAST_POLICY_ARGS
-from collection_pipeline_tests.conftest import POSTGRES_ADMIN_URL, _reset_postgres_schema
+from collection_pipeline_tests.support.postgres import POSTGRES_ADMIN_URL, reset_postgres_schema
 
 pytestmark = pytest.mark.postgres
 
@@ -206,7 +206,7 @@ def clean_digest(emulator: str) -> Iterator[str]:
 @pytest.fixture
 def outage_db(postgres_database_url: str) -> Iterator[tuple[Database, Outage]]:
     """The test's own (empty) database and the means to take it down."""
-    _reset_postgres_schema(postgres_database_url)
+    reset_postgres_schema(postgres_database_url)
     outage = Outage(postgres_database_url)
     db = Database(postgres_database_url)
     try:

@@ -24,7 +24,7 @@ import sqlalchemy as sa
 from collection_pipeline.defs.partitions import DAYS_TAG
 from collection_pipeline.emulator import EmulatorConfig, serve_in_thread
 from collection_pipeline.testing.dagster_dev import DagsterDev, dagster_dev, day_keys
-from collection_pipeline_tests.conftest import POSTGRES_REQUIRED, _admin_engine
+from collection_pipeline_tests.support.postgres import POSTGRES_REQUIRED, admin_engine
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ["raw_beatport_tracks", "processed_tracks", "spotify_enrichments"]
@@ -46,7 +46,7 @@ TIMEOUT_S = 300
 @pytest.fixture
 def postgres_instance_env() -> Iterator[dict[str, str]]:
     """DAGSTER_PG_* variables for deploy/postgres/dagster.yaml, on a database of its own."""
-    admin = _admin_engine()
+    admin = admin_engine()
     name = f"dagster_smoke_{uuid.uuid4().hex[:10]}"
     try:
         with admin.connect() as conn:

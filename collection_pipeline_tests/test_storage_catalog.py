@@ -1,103 +1,22 @@
-"""Normalized catalogue: identity by Beatport id, lineage, link replacement.
-
-Also home of the small factories the other storage tests import: tracks are built here
-directly as `NormalizedTrack`s, independent of the normalization module.
-"""
+"""Normalized catalogue: identity by Beatport id, lineage, link replacement."""
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
 
 import sqlalchemy as sa
 
-from collection_pipeline.domain import (
-    ArtistCredit,
-    ArtistRole,
-    DateWindow,
-    NamedEntity,
-    NormalizedTrack,
-    Release,
-)
+from collection_pipeline.domain import DateWindow
 from collection_pipeline.storage import Database, RawRecordIn
 from collection_pipeline.testing.digest import database_digest
-
-DAY = date(2024, 3, 1)
-WINDOW = DateWindow.single_day(DAY)
-
-
-def make_track(
-    beatport_id: int,
-    *,
-    isrc: str | None = None,
-    artists: tuple[tuple[int, str], ...] = ((1, "Artist One"),),
-    remixers: tuple[tuple[int, str], ...] = (),
-    label: tuple[int, str] | None = (100, "Label"),
-    release_id: int = 1000,
-    genre: tuple[int, str] = (5, "Techno"),
-    publish_date: date = DAY,
-    name: str | None = None,
-) -> NormalizedTrack:
-    """A track whose references are given as (Beatport id, name) pairs."""
-    credits = tuple(
-        ArtistCredit(NamedEntity(bp_id, artist_name), role, position)
-        for role, people in ((ArtistRole.ARTIST, artists), (ArtistRole.REMIXER, remixers))
-        for position, (bp_id, artist_name) in enumerate(people, start=1)
-    )
-    return NormalizedTrack(
-        beatport_id=beatport_id,
-        name=name or f"Track {beatport_id}",
-        mix_name="Original Mix",
-        isrc=isrc,
-        bpm=128,
-        key_name="A Minor",
-        camelot="8A",
-        length_ms=300_000,
-        publish_date=publish_date,
-        new_release_date=publish_date,
-        catalog_number=f"CAT{beatport_id}",
-        genre=NamedEntity(genre[0], genre[1], genre[1].lower()),
-        sub_genre=None,
-        release=Release(
-            release_id,
-            f"Release {release_id}",
-            None,
-            NamedEntity(label[0], label[1]) if label else None,
-        ),
-        credits=credits,
-    )
-
-
-def raw_payload(track: NormalizedTrack) -> dict[str, Any]:
-    """A stand-in raw record: content changes whenever the normalized track does."""
-    return {"id": track.beatport_id, "track": repr(track)}
-
-
-def store_tracks(db: Database, tracks: list[NormalizedTrack], run_id: str = "run-1") -> dict:
-    """Collect and process tracks the way the service does, in one unit of work."""
-    records = [
-        RawRecordIn(str(t.beatport_id), raw_payload(t), t.publish_date or DAY) for t in tracks
-    ]
-    with db.unit_of_work() as uow:
-        uow.raw.upsert_records("beatport", "track", records, run_id)
-        raw_ids = {
-            r.external_id: r.id
-            for r in uow.raw.fetch_unprocessed(
-                "beatport", "track", DateWindow(date(2000, 1, 1), date(2100, 1, 1)), 0, 100_000
-            )
-        }
-        written = uow.catalog.save_tracks(
-            [(raw_ids[str(t.beatport_id)], t) for t in tracks if str(t.beatport_id) in raw_ids],
-            run_id,
-        )
-        uow.raw.mark_processed(list(raw_ids.values()), run_id)
-        uow.commit()
-    return written
-
-
-def query(db: Database, sql: str, **params: Any) -> list[tuple[Any, ...]]:
-    with db.engine.connect() as conn:
-        return [tuple(row) for row in conn.execute(sa.text(sql), params)]
+from collection_pipeline_tests.support.catalog import (
+    DAY,
+    WINDOW,
+    make_track,
+    new_database,
+    query,
+    store_tracks,
+)
 
 
 def links(db: Database, beatport_id: int) -> list[tuple[str, int, int]]:
@@ -109,12 +28,6 @@ def links(db: Database, beatport_id: int) -> list[tuple[str, int, int]]:
         "WHERE t.beatport_id = :bp ORDER BY ta.role, ta.position",
         bp=beatport_id,
     )
-
-
-def new_database(url: str) -> Database:
-    db = Database(url)
-    db.upgrade()
-    return db
 
 
 def test_null_or_repeated_isrc_never_duplicates_tracks(database_url: str) -> None:

@@ -17,7 +17,7 @@ import pytest
 from collection_pipeline.domain import DateWindow, MatchOutcome, MatchStatus, NormalizedTrack
 from collection_pipeline.storage import Database, RawRecordIn
 from collection_pipeline.testing.digest import database_digest
-from collection_pipeline_tests.test_storage_catalog import make_track, raw_payload
+from collection_pipeline_tests.support.catalog import make_track, raw_payload
 
 WINDOW = DateWindow(date(2024, 3, 1), date(2024, 3, 4))
 TTL = timedelta(days=30)

@@ -15,7 +15,7 @@ from collection_pipeline.storage.hashing import (
     escape_nul,
     unescape_nul,
 )
-from collection_pipeline_tests.test_storage_catalog import new_database, query
+from collection_pipeline_tests.support.catalog import new_database, query
 
 DAY = date(2024, 3, 1)
 WINDOW = DateWindow.single_day(DAY)

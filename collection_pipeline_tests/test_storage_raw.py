@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from collection_pipeline.domain import DateWindow, RawStateCounts
 from collection_pipeline.storage import Database, RawRecordIn, UpsertCounts
-from collection_pipeline_tests.test_storage_catalog import new_database, query
+from collection_pipeline_tests.support.catalog import new_database, query
 
 DAY = date(2024, 3, 1)
 WINDOW = DateWindow.single_day(DAY)

@@ -13,7 +13,7 @@ from collection_pipeline.domain import (
     TrackToMatch,
 )
 from collection_pipeline.storage import Database
-from collection_pipeline_tests.test_storage_catalog import (
+from collection_pipeline_tests.support.catalog import (
     DAY,
     WINDOW,
     make_track,
