@@ -5,8 +5,9 @@
 
 Serves the emulator (with one genre-day that always fails), starts `dagster dev` on a scratch
 DAGSTER_HOME, launches a 7-day backfill through the UI's GraphQL (six days succeed, one fails
-alone) and saves the asset graph, a Partitions view, the per-day materializations and a
-check's history with its per-day plots.
+alone) and saves the asset graph, a Partitions view, the per-day materializations, the
+enrichment's metadata plotted per day on the Partitions axis and a check's history with its
+per-day plots.
 """
 
 from __future__ import annotations
@@ -15,16 +16,20 @@ import argparse
 import shutil
 import sys
 import tempfile
-from datetime import date
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from collection_pipeline.emulator import EmulatorConfig, serve_in_thread
 from collection_pipeline.testing.dagster_dev import DagsterDev, dagster_dev, day_keys
 
 ROOT = Path(__file__).resolve().parent.parent
 ASSETS = ["raw_beatport_tracks", "processed_tracks", "spotify_enrichments"]
-DAYS = day_keys(date(2024, 1, 1), date(2024, 1, 7))
-FAILING_DAY = date(2024, 1, 5)
+LAST_DAY = datetime.now(UTC).date() - timedelta(days=1)
+DAYS = day_keys(LAST_DAY - timedelta(days=6), LAST_DAY)
+"""The week up to yesterday: the Partitions-axis plots draw the newest 120 partition keys of the
+definition (materialized or not), so days further back would plot nothing there."""
+FAILING_DAY = LAST_DAY - timedelta(days=2)
 CHROMIUM_ARGS = [
     "--headless",
     "--no-sandbox",
@@ -38,6 +43,7 @@ PAGES = {
     "asset-graph.png": "/asset-groups/catalogue",
     "partitions.png": f"/assets/raw_beatport_tracks?view=partitions&partition={FAILING_DAY}",
     "events.png": "/assets/processed_tracks?view=events",
+    "plots.png": "/assets/spotify_enrichments",
     "check-history.png": "/assets/raw_beatport_tracks?view=checks"
     "&checkDetail=complete_against_api_count",
 }
@@ -68,19 +74,40 @@ def shoot(dev: DagsterDev, out: Path, browser_path: str) -> list[Path]:
         page = browser.new_page(viewport={"width": 1440, "height": 900})
         for name, path in PAGES.items():
             page.goto(dev.url + path, wait_until="networkidle", timeout=60_000)
-            skip = page.get_by_role("button", name="Skip")  # the first visit's community dialog
-            if skip.count():
-                skip.click()
+            _skip_community_dialog(page)
             if "view=partitions" in path:
                 box = page.locator("input[value^='[']").first
                 box.fill(RANGE)
                 box.press("Enter")
+            if name == "plots.png":
+                _show_partition_plots(page)
             page.wait_for_timeout(2_500)  # the UI renders graphs after its queries settle
             target = out / name
             page.screenshot(path=str(target), full_page=name == "events.png")
             saved.append(target)
         browser.close()
     return saved
+
+
+def _skip_community_dialog(page: Any) -> None:
+    """The first visit's community dialog opens a moment after the page; wait for it briefly."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    skip = page.get_by_role("button", name="Skip")
+    try:
+        skip.wait_for(timeout=3_000)
+    except PlaywrightTimeout:
+        return
+    skip.click()
+
+
+def _show_partition_plots(page: Any) -> None:
+    """The overview's Metadata section, switched from its table to its plots: for a partitioned
+    asset they open on the Partitions axis, one point per day for every numeric entry."""
+    page.get_by_role("button", name="Plots").first.click()
+    page.get_by_text("Metadata", exact=True).first.evaluate(
+        "heading => heading.scrollIntoView({block: 'start'})"
+    )
 
 
 def main() -> int:
