@@ -26,6 +26,18 @@ FAST = HttpPolicy(backoff_base=0.01, backoff_max=0.05, read_timeout=1.0)
 SECRETS = ("bp-access-SECRET", "bp-refresh-SECRET", "bp-client-SECRET", "sp-client-SECRET")
 
 
+def spotify_client(url: str, client_id: str = "sp-id", **options: object) -> SpotifyAPIClient:
+    """A Spotify client on the emulator at `url`, with a secret the logs must never show."""
+    return SpotifyAPIClient(
+        f"{url}/v1",
+        f"{url}/api/token",
+        client_id,
+        "sp-client-SECRET",
+        max_concurrency=SPOTIFY_CONCURRENCY,
+        **options,  # type: ignore[arg-type]
+    )
+
+
 def truth(base_url: str) -> list[dict]:
     params = {"publish_date": f"{FROM}:{TO}", "genre_id": ",".join(map(str, GENRES))}
     return httpx.get(f"{base_url}/_emulator/truth", params=params).json()["tracks"]
@@ -118,14 +130,7 @@ def test_flaky_spotify_lookups_equal_the_fault_free_answers(
     isrcs = sorted({t["isrc"] for t in truth(clean) if t["isrc"]})[:80]
     answers = []
     for url in (clean, flaky):
-        with SpotifyAPIClient(
-            f"{url}/v1",
-            f"{url}/api/token",
-            "sp-id",
-            "sp-client-SECRET",
-            policy=FAST,
-            max_concurrency=SPOTIFY_CONCURRENCY,
-        ) as client:
+        with spotify_client(url, policy=FAST) as client:
             batch = client.search_many(isrcs)
         assert batch.fatal is None
         assert batch.errors == {}
@@ -137,13 +142,7 @@ def test_flaky_spotify_lookups_equal_the_fault_free_answers(
 
 def test_penalty_gives_a_clear_retryable_error_quickly(emulator_url: Callable[..., str]) -> None:
     url = emulator_url(profile="penalty")
-    with SpotifyAPIClient(
-        f"{url}/v1",
-        f"{url}/api/token",
-        "sp-id",
-        "sp-client-SECRET",
-        max_concurrency=SPOTIFY_CONCURRENCY,
-    ) as client:
+    with spotify_client(url) as client:
         started = time.monotonic()
         with pytest.raises(RateLimitedError) as caught:
             client.search_tracks_by_isrc("USRC17607839")
@@ -162,13 +161,7 @@ def test_wrong_spotify_credentials_are_a_clear_authentication_error(
     emulator_url: Callable[..., str],
 ) -> None:
     url = emulator_url(credentials={"spotify_client_id": "right", "spotify_client_secret": "ok"})
-    with SpotifyAPIClient(
-        f"{url}/v1",
-        f"{url}/api/token",
-        "wrong",
-        "sp-client-SECRET",
-        max_concurrency=SPOTIFY_CONCURRENCY,
-    ) as client:
+    with spotify_client(url, client_id="wrong") as client:
         with pytest.raises(AuthenticationError, match="SPOTIFY_CLIENT_ID") as caught:
             client.search_tracks_by_isrc("USRC17607839")
         batch = client.search_many(["USRC17607839", "USRC17607840", "USRC17607841"])
@@ -200,13 +193,7 @@ def test_expiring_spotify_tokens_are_renewed_without_errors(
     emulator_url: Callable[..., str],
 ) -> None:
     url = emulator_url(spotify_token_lifetime_s=1)
-    with SpotifyAPIClient(
-        f"{url}/v1",
-        f"{url}/api/token",
-        "sp-id",
-        "sp-client-SECRET",
-        max_concurrency=SPOTIFY_CONCURRENCY,
-    ) as client:
+    with spotify_client(url) as client:
         for _ in range(3):
             assert isinstance(client.search_tracks_by_isrc("USRC17607839"), list)
             time.sleep(0.6)
@@ -240,13 +227,7 @@ def test_no_secret_reaches_logs_exceptions_or_reprs(
         page_size=50,
         max_concurrency=BEATPORT_CONCURRENCY,
     )
-    spotify = SpotifyAPIClient(
-        f"{url}/v1",
-        f"{url}/api/token",
-        "sp-id",
-        "sp-client-SECRET",
-        max_concurrency=SPOTIFY_CONCURRENCY,
-    )
+    spotify = spotify_client(url)
     texts += [repr(beatport), repr(spotify), repr(beatport._auth), repr(spotify._auth)]
     crawl(beatport)
     batch = spotify.search_many([f"USRC1760{n:04d}" for n in range(30)])
@@ -269,13 +250,7 @@ def test_no_secret_reaches_logs_exceptions_or_reprs(
                 max_concurrency=BEATPORT_CONCURRENCY,
             )
         ),
-        lambda: SpotifyAPIClient(
-            f"{strict}/v1",
-            f"{strict}/api/token",
-            "sp-id",
-            "sp-client-SECRET",
-            max_concurrency=SPOTIFY_CONCURRENCY,
-        ).search_tracks_by_isrc("USRC17607839"),
+        lambda: spotify_client(strict).search_tracks_by_isrc("USRC17607839"),
     ]
     for action in failing:
         with pytest.raises(AuthenticationError) as caught:
