@@ -30,6 +30,7 @@ BENCHMARKS = {
     "bench_accuracy": "accuracy",
     "bench_end_to_end": "end_to_end",
     "bench_ui": "ui",
+    "bench_outage": "outage",
 }
 README = Path(__file__).resolve().parent.parent / "README.md"
 START_MARKER = "<!-- bench-table:start -->"

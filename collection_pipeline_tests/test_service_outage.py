@@ -5,19 +5,18 @@ The outage is real: an admin connection forbids new connections to the test's ow
 middle of a unit of work of the step under test, so the transaction in flight dies and every
 pooled connection goes stale. Only the passing of the outage's *time* is simulated: the units
 of work wait on an injected clock, and the outage ends when that clock says it has lasted 20
-or 60 s, so the matrix runs in seconds. One slow test rides out a real 20 s outage on the
-wall clock. Every run ends with the catalogue a clean run produces (`database_digest`).
+or 60 s, so the matrix runs in seconds. One slow test rides out a real 10 s outage on the
+wall clock; `python -m bench.bench_outage` plays the whole matrix on it. Every run ends
+with the catalogue a clean run produces (`database_digest`).
 """
 
 from __future__ import annotations
 
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
-from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -29,7 +28,6 @@ from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import (
     Database,
     DatabaseUnavailableError,
-    OutagePolicy,
 )
 from collection_pipeline.testing.defaults import (
     BEATPORT_CONCURRENCY,
@@ -38,6 +36,7 @@ from collection_pipeline.testing.defaults import (
 )
 from collection_pipeline.testing.digest import database_digest
 from collection_pipeline.testing.harness import FAST_POLICY_ARGS
+from collection_pipeline.testing.outage import KillBurst, Outage, OutageDuringStep, WallClockOutage
 from collection_pipeline_tests.support.postgres import POSTGRES_ADMIN_URL, reset_postgres_schema
 
 pytestmark = pytest.mark.postgres
@@ -49,89 +48,7 @@ PAGE_SIZE = 20
 STEPS = ("collect", "process", "enrich")
 BURST_S = 3.0
 BURST_KILLS = 30
-
-
-class Outage:
-    """Refuses and kills connections to one database from an admin connection."""
-
-    def __init__(self, url: str) -> None:
-        self.name = sa.make_url(url).database
-        self._admin = sa.create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        self.started: list[float] = []
-
-    def begin(self) -> None:
-        with self._admin.connect() as conn:
-            conn.execute(sa.text(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS false'))
-        self.terminate_backends()
-
-    def terminate_backends(self, *, wait: bool = True) -> None:
-        """Kill every session on the database (and, with `wait`, wait until they are gone)."""
-        query = (
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-            "WHERE datname = :name AND pid <> pg_backend_pid()"
-        )
-        remaining = "SELECT count(*) FROM pg_stat_activity WHERE datname = :name"
-        with self._admin.connect() as conn:
-            conn.execute(sa.text(query), {"name": self.name})
-            if not wait:
-                return
-            deadline = time.monotonic() + 5
-            while conn.execute(sa.text(remaining), {"name": self.name}).scalar_one():
-                assert time.monotonic() < deadline, "backends survived pg_terminate_backend"
-                time.sleep(0.01)
-
-    def end(self) -> None:
-        with self._admin.connect() as conn:
-            conn.execute(sa.text(f'ALTER DATABASE "{self.name}" ALLOW_CONNECTIONS true'))
-
-    def close(self) -> None:
-        self.end()
-        self._admin.dispose()
-
-
-class OutageDuringStep:
-    """Starts an outage at the n-th write statement once armed; ends it after `duration_s`
-    of the injected clock, which moves only when a unit of work backs off."""
-
-    def __init__(self, db: Database, outage: Outage) -> None:
-        self._outage = outage
-        self._lock = threading.Lock()
-        self.now = 0.0
-        self._armed_at: int | None = None
-        self._writes = 0
-        self._duration_s = 0.0
-        self.started_at: float | None = None
-        self.ended_at: float | None = None
-        sa.event.listen(db.engine, "before_cursor_execute", self._before_execute)
-
-    def policy(self, deadline_s: float = 120.0) -> OutagePolicy:
-        return OutagePolicy(deadline_s=deadline_s, clock=self.clock, sleep=self.sleep)
-
-    def arm(self, *, at_write: int, duration_s: float) -> None:
-        self._armed_at, self._writes, self._duration_s = at_write, 0, duration_s
-
-    def clock(self) -> float:
-        with self._lock:
-            return self.now
-
-    def sleep(self, seconds: float) -> None:
-        with self._lock:
-            self.now += seconds
-            over = self.started_at is not None and self.ended_at is None
-            if over and self.now - self.started_at >= self._duration_s:
-                self._outage.end()
-                self.ended_at = self.now
-        time.sleep(0.002)  # let the other thread (the read-ahead) interleave
-
-    def _before_execute(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if self._armed_at is None or not statement.lstrip().upper().startswith(("INSERT", "UP")):
-            return
-        self._writes += 1
-        if self._writes == self._armed_at:
-            self._armed_at = None
-            with self._lock:
-                self.started_at = self.now
-            self._outage.begin()  # kills this very connection: the statement fails
+REAL_OUTAGE_S = 10.0
 
 
 @contextmanager
@@ -207,7 +124,7 @@ def clean_digest(emulator: str) -> Iterator[str]:
 def outage_db(postgres_database_url: str) -> Iterator[tuple[Database, Outage]]:
     """The test's own (empty) database and the means to take it down."""
     reset_postgres_schema(postgres_database_url)
-    outage = Outage(postgres_database_url)
+    outage = Outage(POSTGRES_ADMIN_URL, postgres_database_url)
     db = Database(postgres_database_url)
     try:
         db.upgrade()
@@ -279,53 +196,34 @@ def test_a_restart_like_burst_of_terminated_connections(
     """Every session killed again and again for 3 s from mid-collect (connections still
     accepted in between), as while a server restarts or a proxy fails over."""
     db, outage = outage_db
-    kills = 0
-
-    def burst() -> None:
-        nonlocal kills
-        for _ in range(BURST_KILLS):
-            outage.terminate_backends(wait=False)
-            kills += 1
-            time.sleep(BURST_S / BURST_KILLS)
-
-    killer = threading.Thread(target=burst, daemon=True)
-    collected: list[int] = []
-
-    def start_burst(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        if statement.lstrip().upper().startswith("INSERT") and not collected:
-            collected.append(1)
-            killer.start()
-
-    sa.event.listen(db.engine, "before_cursor_execute", start_burst)
-    with pipeline_service(db, emulator, "burst") as service:
+    with (
+        KillBurst(outage, "collect", seconds=BURST_S, kills=BURST_KILLS) as burst,
+        pipeline_service(db, emulator, "burst") as service,
+    ):
         run_steps(service)
-    killer.join(BURST_S + 10)
-    assert kills == BURST_KILLS
+    burst.join()
+    assert burst.kills == BURST_KILLS
     retried = [record for record in caplog.records if "unreachable" in record.getMessage()]
     assert retried, "no unit of work met a killed connection: the burst tested nothing"
     assert database_digest(db) == clean_digest
 
 
 @pytest.mark.slow
-def test_a_real_20_second_outage_during_processing(
+def test_a_real_10_second_outage_during_processing(
     outage_db: tuple[Database, Outage], emulator: str, clean_digest: str
 ) -> None:
-    """Wall clock and real sleeps: what the injected clock stands in for elsewhere."""
+    """Wall clock, real sleeps and the real policy: what the injected clock stands in for
+    elsewhere (`python -m bench.bench_outage` plays 20 and 60 s in every step this way)."""
     db, outage = outage_db
-    chaos = OutageDuringStep(db, outage)  # only its trigger: the policy here is the real one
-    ended = threading.Timer(20, outage.end)
-
-    def before_step(name: str) -> None:
-        if name == "process":
-            chaos.arm(at_write=2, duration_s=20)
-            ended.start()
-
     started = time.monotonic()
-    with pipeline_service(db, emulator, "real-outage") as service:
-        run_steps(service, before_step)
+    with (
+        WallClockOutage(outage, "process", REAL_OUTAGE_S) as real,
+        pipeline_service(db, emulator, "real-outage") as service,
+    ):
+        run_steps(service)
     seconds = time.monotonic() - started
-    ended.cancel()
-    print(f"run with a real 20 s outage took {seconds:.1f} s")
-    assert chaos.started_at is not None
-    assert 20 <= seconds < 20 + 30
+    assert real.fired_at is not None
+    assert real.ended_at is not None
+    assert real.ended_at - real.fired_at >= REAL_OUTAGE_S
+    assert REAL_OUTAGE_S <= seconds < REAL_OUTAGE_S + 30
     assert database_digest(db) == clean_digest
