@@ -1,10 +1,15 @@
 """Resources: live mode fails before any request naming every missing variable; emulator mode
-needs nothing; definitions load without credentials."""
+needs nothing; definitions load without credentials; a catalogue database that is down when a
+run sets up is waited for, up to the outage deadline, and one past it fails the run at once."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -13,12 +18,22 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from collection_pipeline.clients.errors import TransientError
+from collection_pipeline.defs.assets import _non_retryable_errors_fail_fast
 from collection_pipeline.defs.resources import (
     ApiSourceResource,
     DatabaseResource,
     LiveConfigurationError,
 )
-from collection_pipeline_tests.support.dagster_runs import bound_resources, run_range
+from collection_pipeline.service import ServiceError
+from collection_pipeline.storage import Database, DatabaseUnavailableError
+from collection_pipeline.testing.outage import Outage, WallClockOutage
+from collection_pipeline_tests.conftest import POSTGRES_ADMIN_URL, _reset_postgres_schema
+from collection_pipeline_tests.support.dagster_runs import bound_resources, live_source, run_range
+
+SETUP_OUTAGE_S = 3.0
+SHORT_DEADLINE_S = 2.0
+DAY = date(2024, 1, 1)
 
 CREDENTIALS = (
     "BEATPORT_ACCESS_TOKEN",
@@ -163,3 +178,111 @@ def test_a_sensor_tick_never_migrates(tmp_path):
         assert sa.inspect(engine).get_table_names() == [], "the tick created no table"
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def outage_database(postgres_database_url: str) -> Iterator[tuple[str, Outage]]:
+    """An empty PostgreSQL catalogue (no schema yet) and the means to take it down."""
+    _reset_postgres_schema(postgres_database_url)
+    outage = Outage(POSTGRES_ADMIN_URL, postgres_database_url)
+    try:
+        yield postgres_database_url, outage
+    finally:
+        outage.close()
+
+
+def _retries(result: dg.ExecuteInProcessResult) -> int:
+    return sum(e.event_type_value == "STEP_UP_FOR_RETRY" for e in result.all_events)
+
+
+def _unreachable_line(messages: list[str], name: str) -> str:
+    """The one failure line naming the database and how long it was unreachable."""
+    pattern = re.compile(
+        rf"catalogue database postgresql\+psycopg2://postgres@127\.0\.0\.1:5432/{name} "
+        rf"unreachable for (\d+) s \(retry deadline {SHORT_DEADLINE_S:.0f} s\): .*"
+        "not currently accepting connections"
+    )
+    lines = [m for m in messages if pattern.search(m) and "\n" not in m]
+    assert lines, messages
+    return lines[0]
+
+
+@pytest.mark.postgres
+def test_a_run_whose_database_is_down_at_setup_waits_and_succeeds_once_it_is_back(
+    outage_database,
+):
+    url, outage = outage_database
+    resources = bound_resources(live_source("http://unused"), url)
+    resources["database"] = DatabaseResource(url=url, outage_deadline_s=60)
+    outage.begin()
+    back = threading.Timer(SETUP_OUTAGE_S, outage.end)
+    started = time.monotonic()
+    back.start()
+    try:
+        with dg.DagsterInstance.ephemeral() as instance:
+            result = run_range(resources, instance, DAY, DAY, ["processed_tracks"])
+    finally:
+        back.cancel()
+    assert result.success, _failure_messages(result)
+    assert time.monotonic() - started >= SETUP_OUTAGE_S
+    database = Database(url)
+    try:
+        assert database.current_revision() == Database.head_revision(), "set up, then migrated"
+    finally:
+        database.dispose()
+
+
+@pytest.mark.postgres
+def test_a_database_down_past_the_deadline_at_setup_fails_the_run_in_one_line(outage_database):
+    url, outage = outage_database
+    resources = bound_resources(live_source("http://unused"), url)
+    resources["database"] = DatabaseResource(url=url, outage_deadline_s=SHORT_DEADLINE_S)
+    outage.begin()
+    started = time.monotonic()
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = run_range(resources, instance, DAY, DAY, ["processed_tracks"])
+    seconds = time.monotonic() - started
+    assert not result.success
+    line = _unreachable_line(_failure_messages(result), outage.name)
+    assert int(re.search(r"unreachable for (\d+) s", line).group(1)) >= SHORT_DEADLINE_S
+    assert _retries(result) == 0
+    assert seconds < SHORT_DEADLINE_S + 30, "waited once, not again on a retry"
+
+
+@pytest.mark.postgres
+def test_a_database_down_past_the_deadline_in_the_step_fails_it_at_once_without_a_retry(
+    outage_database, emulator_url
+):
+    url, outage = outage_database
+    resources = bound_resources(live_source(emulator_url(tracks_per_day=5)), url)
+    resources["database"] = DatabaseResource(url=url, outage_deadline_s=SHORT_DEADLINE_S)
+    with (
+        WallClockOutage(outage, "collect", 600, at_write=1) as down,
+        dg.DagsterInstance.ephemeral() as instance,
+    ):
+        result = run_range(resources, instance, DAY, DAY)
+    assert down.fired_at is not None, "the outage never started"
+    assert not result.success
+    _unreachable_line(_failure_messages(result), outage.name)
+    assert _retries(result) == 0
+
+
+@pytest.mark.parametrize(
+    ("error", "retries"),
+    [
+        (ServiceError("Spotify answered 503", TransientError("503", status=503)), 1),
+        (DatabaseUnavailableError("catalogue database x unreachable for 120 s"), 0),
+    ],
+    ids=["api error: retried", "database past its deadline: not retried"],
+)
+def test_the_step_retry_policy_retries_api_errors_but_not_a_database_past_its_deadline(
+    error, retries
+):
+    @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
+    def step() -> None:
+        with _non_retryable_errors_fail_fast():
+            raise error
+
+    result = dg.materialize([step], raise_on_error=False)
+    assert not result.success
+    assert _retries(result) == retries

@@ -24,6 +24,7 @@ from collection_pipeline.defs.resources import (
     collection_service,
 )
 from collection_pipeline.service import ServiceError
+from collection_pipeline.storage import DatabaseUnavailableError
 
 GROUP = "catalogue"
 OWNERS = ["team:catalogue"]
@@ -35,7 +36,8 @@ API_RETRY = dg.RetryPolicy(
     max_retries=3, delay=15, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS
 )
 """Transient API trouble (5xx bursts, a Retry-After past the client's cap) heals by waiting;
-batches already committed are skipped on the retry, so retrying costs little."""
+batches already committed are skipped on the retry, so retrying costs little. A database outage
+is not retried here: the step already waited it out up to its deadline."""
 
 SPECS = (
     dg.AssetSpec(
@@ -83,12 +85,16 @@ SPECS = (
 
 @contextmanager
 def _non_retryable_errors_fail_fast() -> Iterator[None]:
-    """Turn a service error that waiting cannot fix (bad credentials) into a final failure."""
+    """Turn what a step retry cannot fix into a final failure: a service error that waiting
+    cannot fix (bad credentials), and a database unreachable past the outage deadline, which
+    the step has already spent waiting inside (a retry would wait the deadline out again)."""
     try:
         yield
     except ServiceError as exc:
         if exc.retryable:
             raise
+        raise dg.Failure(description=str(exc), allow_retries=False) from exc
+    except DatabaseUnavailableError as exc:
         raise dg.Failure(description=str(exc), allow_retries=False) from exc
 
 
