@@ -43,7 +43,8 @@ from collection_pipeline.defs.resources import (
     DatabaseResource,
     SpotifyResource,
 )
-from collection_pipeline.storage import Database, database_digest
+from collection_pipeline.storage import Database
+from collection_pipeline.testing.digest import database_digest
 from collection_pipeline.testing.outage import (
     STEP_TABLES,
     KillBurst,
