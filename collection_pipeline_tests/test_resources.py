@@ -28,8 +28,8 @@ from collection_pipeline.defs.resources import (
 from collection_pipeline.service import ServiceError
 from collection_pipeline.storage import Database, DatabaseUnavailableError
 from collection_pipeline.testing.outage import Outage, WallClockOutage
-from collection_pipeline_tests.conftest import POSTGRES_ADMIN_URL, _reset_postgres_schema
 from collection_pipeline_tests.support.dagster_runs import bound_resources, live_source, run_range
+from collection_pipeline_tests.support.postgres import POSTGRES_ADMIN_URL, reset_postgres_schema
 
 SETUP_OUTAGE_S = 3.0
 SHORT_DEADLINE_S = 2.0
@@ -183,7 +183,7 @@ def test_a_sensor_tick_never_migrates(tmp_path):
 @pytest.fixture
 def outage_database(postgres_database_url: str) -> Iterator[tuple[str, Outage]]:
     """An empty PostgreSQL catalogue (no schema yet) and the means to take it down."""
-    _reset_postgres_schema(postgres_database_url)
+    reset_postgres_schema(postgres_database_url)
     outage = Outage(POSTGRES_ADMIN_URL, postgres_database_url)
     try:
         yield postgres_database_url, outage
