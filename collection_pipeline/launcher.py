@@ -6,15 +6,21 @@ only this process, which decides what an interrupt means:
   and the run ends failed; if the worker has not exited `GRACE_S` later (a step blocked in a
   driver call), it is killed, which rolls back its open transaction just as surely;
 - a second Ctrl-C kills the worker at once.
-Either way a run the worker could not finish itself is marked canceled here, so the instance
-never keeps a STARTED run that nothing executes.
+A kill goes to the worker's whole process group: Dagster's step mirrors its captured output
+through `tail -F` helpers (and a watcher that ends them only a second after their parent is
+gone), which share the worker's output and would otherwise keep writing to the terminal after
+the CLI has exited. Either way a run the worker could not finish itself is marked canceled
+here, so the instance never keeps a STARTED run that nothing executes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -50,28 +56,28 @@ class Launcher:
         self._interrupted_at: float | None = None
         self._interrupts = 0
         self._process: subprocess.Popen[bytes] | None = None
+        self._killed = threading.Event()
+        """Set once the worker's process group was killed; wakes the follow loop at once."""
 
     def run(self) -> LaunchOutcome:
         self._process = subprocess.Popen(self._command, start_new_session=True)
         handlers = {
             sig: signal.signal(sig, self._on_signal) for sig in (signal.SIGINT, signal.SIGTERM)
         }
-        forced = False
         try:
             with self._monitor:
-                while self._process.poll() is None:
+                while self._process.poll() is None and not self._killed.is_set():
                     self._follow()
-                    if self._interrupts >= 2 or self._past_grace():
-                        self._process.kill()
-                        forced = True
-                        self._process.wait()
-                        break
-                    time.sleep(POLL_S)
-                if not forced:
+                    if self._past_grace():
+                        self._kill()
+                    self._killed.wait(POLL_S)
+                self._process.wait()
+                if not self._killed.is_set():
                     self._follow()
         finally:
             for sig, handler in handlers.items():
                 signal.signal(sig, handler)
+        forced = self._killed.is_set()
         if self._interrupts or forced:
             self._mark_stopped()
         return LaunchOutcome(self._process.returncode, self._interrupts > 0, forced)
@@ -90,7 +96,15 @@ class Launcher:
                 flush=True,
             )
         else:
-            process.kill()
+            self._kill()
+
+    def _kill(self) -> None:
+        """End the worker and the helpers it started (its process group), at once."""
+        process = self._process
+        if process is not None and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):  # it ended on its own meanwhile
+                os.killpg(process.pid, signal.SIGKILL)
+        self._killed.set()
 
     def _past_grace(self) -> bool:
         return (
