@@ -188,21 +188,22 @@ def test_halves_go_by_day_then_by_genre() -> None:
     assert BeatportQuery((5,), DAY, DAY).halves() == []
 
 
-def test_a_capped_genre_day_is_cut_around_its_common_bpm_then_release_date() -> None:
-    def key(bpm: int, released: date) -> TrackKey:
-        return TrackKey(5, DAY, bpm, released, 1)
+def test_a_capped_genre_day_is_cut_around_its_common_release_date_only() -> None:
+    """bpm and sub-genre ranges miss the tracks without one, so only release dates split."""
+
+    def key(released: date | None) -> TrackKey:
+        return TrackKey(5, DAY, released, 1)
 
     day = BeatportQuery((5,), DAY, DAY)
-    keys = [key(128, DAY)] * 8 + [key(124, DAY - timedelta(40))] * 2
-    by_bpm = day.split_for_cap(keys)
-    assert [q.bpm for q in by_bpm] == [(0, 127), (128, 128), (129, 999)]
-    by_release = by_bpm[1].split_for_cap(keys)
+    keys = [key(DAY)] * 8 + [key(DAY - timedelta(40))] * 2
+    by_release = day.split_for_cap(keys)
     assert [q.label for q in by_release] == [
-        "genre 5 2024-05-01:2024-05-01 bpm 128 released :2024-04-30",
-        "genre 5 2024-05-01:2024-05-01 bpm 128 released 2024-05-01",
-        "genre 5 2024-05-01:2024-05-01 bpm 128 released 2024-05-02:",
+        "genre 5 2024-05-01:2024-05-01 released :2024-04-30",
+        "genre 5 2024-05-01:2024-05-01 released 2024-05-01",
+        "genre 5 2024-05-01:2024-05-01 released 2024-05-02:",
     ]
     assert by_release[1].params(100)["new_release_date"] == "2024-05-01"
     assert by_release[1].split_for_cap(keys) == []  # only the both-directions union is left
-    assert all(part.holds(k) for part in by_release[1:2] for k in keys[:8])
+    assert all(by_release[1].holds(k) for k in keys[:8])
     assert not any(by_release[1].holds(k) for k in keys[8:])
+    assert day.split_for_cap([*keys, key(None)]) == []  # a track without one: no partition

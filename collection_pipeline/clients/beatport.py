@@ -200,30 +200,47 @@ class BeatportCrawl:
             leaf.fresh_count = first.count
 
     def _union(self, query: BeatportQuery) -> Iterator[BeatportPage]:
-        """Both directions of `release_id` for a part at the cap that no filter splits."""
+        """Both directions of `release_id` for a part at the cap that no filter splits.
+
+        Every row keyed below the ascending read's last key was in it, every row keyed above the
+        descending read's last key in that one: once the descending read passes below the
+        ascending one's last key, nothing is missing, whatever the rows carry (no tempo, no
+        sub-genre). So the descending read goes a wave of pages at a time and stops there: the
+        part costs about its own size in pages, not twice the cap.
+        """
         leaf = _Leaf(query, count=COUNT_CAP, final=True)
         self._leaves.append(leaf)
-        edges: list[int] = []
-        for order in (UNION_ORDER, f"-{UNION_ORDER}"):
-            release_ids: list[int] = []
-            try:
-                first = self._client.submit_page(query, 1, order).result()
-                futures = [
-                    self._client.submit_page(query, n, order)
-                    for n in range(2, first.total_pages + 1)
+        try:
+            first = self._client.submit_page(query, 1, UNION_ORDER).result()
+            futures = [
+                self._client.submit_page(query, n, UNION_ORDER)
+                for n in range(2, first.total_pages + 1)
+            ]
+            highest = -1  # no release id seen: nothing the descending read could meet
+            for envelope in (first, *(f.result() for f in futures)):
+                highest = max(highest, *_release_ids(envelope.results), -1)
+                yield self._page(query, envelope)
+            met = False
+            descending = f"-{UNION_ORDER}"
+            wave = self._client.max_concurrency
+            number, total = 1, first.total_pages
+            while not met and number <= total:
+                batch = [
+                    self._client.submit_page(query, n, descending)
+                    for n in range(number, min(number + wave, total + 1))
                 ]
-                for envelope in (first, *(f.result() for f in futures)):
-                    release_ids += _release_ids(envelope.results)
+                number += len(batch)
+                for future in batch:
+                    envelope = future.result()
+                    total = envelope.total_pages
+                    lowest = min(_release_ids(envelope.results), default=highest)
                     yield self._page(query, envelope)
-            except ApiError as exc:
-                _reraise_global(exc)
-                leaf.error = _describe(exc)
-                return
-            if release_ids:
-                edges.append(max(release_ids) if order == UNION_ORDER else min(release_ids))
-        # Every row keyed below the ascending read's last key was in it, every row keyed above
-        # the descending read's last key in that one: if those keys cross, nothing is missing.
-        if len(edges) < 2 or edges[1] >= edges[0]:
+                    met = met or lowest < highest
+        except ApiError as exc:
+            _reraise_global(exc)
+            leaf.error = _describe(exc)
+            return
+        if not met:
             leaf.error = (
                 "at the 10,000 cap where no documented filter splits it further, and the two "
                 f"directions of {UNION_ORDER} did not meet"
@@ -502,6 +519,7 @@ class BeatportAPIClient:
         self.stats = RequestStats()
         self.page_size = page_size
         self.max_recrawls = max_recrawls
+        self.max_concurrency = max_concurrency
         self._http = httpx.Client(
             timeout=self.policy.timeout(),
             limits=httpx.Limits(max_connections=max_concurrency + 2),

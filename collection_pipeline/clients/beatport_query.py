@@ -1,9 +1,9 @@
 """Beatport listing queries: their filters, how they split, and which tracks belong to them.
 
 A crawl is a tree of queries. The root is every genre over the whole window; a query whose
-`count` reaches the 10,000 cap is split into disjoint parts (by publish day, by genre, then by
-the listing's other filters: a bpm range, a new-release-date slice), and a query that came back
-short is split the same way to find where tracks were missed. Splits only ever use filters the
+`count` reaches the 10,000 cap is split into disjoint parts that together hold all its tracks (by
+publish day, by genre, then by new-release-date slices), and a query that came back short is
+split the same way to find where tracks were missed. Splits only ever use filters the
 API documents; the one ordering a crawl relies on is `publish_date`, and nothing depends on how
 the API breaks its ties: completeness is always checked against `count`, never inferred from order.
 """
@@ -21,7 +21,6 @@ COUNT_CAP = 10_000
 ORDER = "publish_date"
 UNION_ORDER = "release_id"
 """Both directions of this are unioned for a part no filter splits under the cap."""
-BPM_FLOOR, BPM_CEILING = 0, 999
 RELEASED_FLOOR, RELEASED_CEILING = date(1900, 1, 1), date(2199, 12, 31)
 
 
@@ -31,7 +30,6 @@ class TrackKey:
 
     genre_id: int | None
     publish_date: date | None
-    bpm: float | None
     new_release_date: date | None
     release_id: int | None
 
@@ -39,11 +37,9 @@ class TrackKey:
     def of(cls, track: Mapping[str, Any]) -> TrackKey:
         genre = track.get("genre")
         release = track.get("release")
-        bpm = track.get("bpm")
         return cls(
             genre_id=_int(genre.get("id")) if isinstance(genre, Mapping) else None,
             publish_date=_day(track.get("publish_date")),
-            bpm=float(bpm) if isinstance(bpm, int | float) and not isinstance(bpm, bool) else None,
             new_release_date=_day(track.get("new_release_date")),
             release_id=_int(release.get("id")) if isinstance(release, Mapping) else None,
         )
@@ -53,13 +49,12 @@ class TrackKey:
 class BeatportQuery:
     """Tracks of any of `genre_ids` published `date_from`..`date_to`, optionally narrowed.
 
-    `bpm` and `released` (new-release date) are inclusive ranges; None means unfiltered.
+    `released` (new-release date) is an inclusive range; None means unfiltered.
     """
 
     genre_ids: tuple[int, ...]
     date_from: date
     date_to: date
-    bpm: tuple[int, int] | None = None
     released: tuple[date, date] | None = None
 
     @property
@@ -70,8 +65,6 @@ class BeatportQuery:
     def label(self) -> str:
         genres = ",".join(str(g) for g in self.genre_ids)
         text = f"genre {genres} {self.date_from.isoformat()}:{self.date_to.isoformat()}"
-        if self.bpm is not None:
-            text += f" bpm {_bpm_param(self.bpm)}"
         if self.released is not None:
             text += f" released {_released_param(self.released)}"
         return text
@@ -84,8 +77,6 @@ class BeatportQuery:
             "genre_id": ",".join(str(g) for g in self.genre_ids),
             "publish_date": f"{self.date_from.isoformat()}:{self.date_to.isoformat()}",
         }
-        if self.bpm is not None:
-            params["bpm"] = _bpm_param(self.bpm)
         if self.released is not None:
             params["new_release_date"] = _released_param(self.released)
         return {**params, "per_page": per_page, "order_by": order_by, "page": 1}
@@ -95,8 +86,6 @@ class BeatportQuery:
         if key.genre_id not in self.genre_ids or key.publish_date is None:
             return False
         if not self.date_from <= key.publish_date <= self.date_to:
-            return False
-        if self.bpm is not None and (key.bpm is None or not self.bpm[0] <= key.bpm <= self.bpm[1]):
             return False
         if self.released is not None:
             released = key.new_release_date
@@ -109,7 +98,6 @@ class BeatportQuery:
             set(self.genre_ids) <= set(other.genre_ids)
             and other.date_from <= self.date_from
             and self.date_to <= other.date_to
-            and _inside(self.bpm, other.bpm, (BPM_FLOOR, BPM_CEILING))
             and _inside(self.released, other.released, (RELEASED_FLOOR, RELEASED_CEILING))
         )
 
@@ -133,22 +121,22 @@ class BeatportQuery:
         return []
 
     def split_for_cap(self, keys: Sequence[TrackKey]) -> list[BeatportQuery]:
-        """Disjoint parts of a query at the cap; [] when no documented filter can split it.
+        """Disjoint parts that together hold every track of a query at the cap; [] when no
+        documented filter can split it so.
 
-        After days and genres, a bpm range and then a new-release slice are cut around the
-        sample's most common value (a busy day clusters on one tempo and on its own date), so
-        the part holding the cluster is isolated in one step instead of by bisection. `keys` are
-        the tracks of this query seen so far (its first page at least).
+        After days and genres, a new-release slice is cut around the sample's most common date
+        (a busy day's tracks mostly come out on the day), isolating the cluster in one step.
+        Only filters on fields every track carries split: a bpm range never selects a track
+        without a tempo, nor a sub-genre one without a sub-genre, and the total of a capped query
+        is unknown, so what such parts miss could not even be counted. `keys` are the tracks of
+        this query seen so far (its first page at least); one without a new-release date ends
+        the splitting too.
         """
         parts = self.halves()
         if parts:
             return parts
-        bpm = self.bpm or (BPM_FLOOR, BPM_CEILING)
-        if bpm[0] < bpm[1]:
-            common = _most_common([round(k.bpm) for k in keys if k.bpm is not None])
-            return [replace(self, bpm=r) for r in _cut(bpm, common, 1)]
         released = self.released or (RELEASED_FLOOR, RELEASED_CEILING)
-        if released[0] < released[1]:
+        if released[0] < released[1] and all(k.new_release_date for k in keys):
             common_day = _most_common([k.new_release_date for k in keys if k.new_release_date])
             return [replace(self, released=r) for r in _cut(released, common_day, timedelta(1))]
         return []
@@ -206,10 +194,6 @@ def _inside(inner: tuple[Any, Any] | None, outer: tuple[Any, Any] | None, whole:
 
 def _most_common(values: Sequence[Any]) -> Any:
     return Counter(values).most_common(1)[0][0] if values else None
-
-
-def _bpm_param(bpm: tuple[int, int]) -> str:
-    return str(bpm[0]) if bpm[0] == bpm[1] else f"{bpm[0]}:{bpm[1]}"
 
 
 def _released_param(released: tuple[date, date]) -> str:

@@ -33,7 +33,7 @@ FACET_ORDERS: dict[str, Callable[[Facets], Any]] = {
     "publish_date": lambda f: (f.day, f.id),
     "release_date": lambda f: (f.new_release_date, f.id),
     "new_release_date": lambda f: (f.new_release_date, f.id),
-    "bpm": lambda f: (f.bpm, f.id),
+    "bpm": lambda f: (f.bpm is not None, f.bpm or 0, f.id),
     "release_id": lambda f: (f.release_id, f.id),
 }
 JSON_ORDERS: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -367,7 +367,9 @@ def _filtered(catalogue: BeatportCatalogue, query: TrackQuery) -> list[Slot]:
             continue
         if query.sub_genre_ids is not None and facets.sub_genre_id not in query.sub_genre_ids:
             continue
-        if query.bpm is not None and not query.bpm[0] <= facets.bpm <= query.bpm[1]:
+        if query.bpm is not None and (
+            facets.bpm is None or not query.bpm[0] <= facets.bpm <= query.bpm[1]
+        ):
             continue
         if query.isrcs is not None and catalogue.core(slot).isrc not in query.isrcs:
             continue

@@ -7,12 +7,12 @@ which is how Beatport's ISRCs come to be non-unique.
 Two kinds of block are not `tracks_per_day` long. The `overcap` genre-day holds more tracks than
 the API's 10,000 cap, its extra slots numbered on from `tracks_per_day` with ids of their own range;
 its bpm and new-release dates cluster the way a real catalogue's do (most tracks at one tempo,
-released on the day), so that no single filter splits it under the cap. And `drift` publishes late
-tracks into blocks while they are paged: the DriftLog gives each the next id of a range above every
-other track's, as a real catalogue's newest track has. `drift` also edits tracks while they are
-paged: the MoveLog moves an ordinary track to another publish day (its identity and every other
-field unchanged, as a catalogue edit of `publish_date` would). The two logs are the only mutable
-parts of the catalogue, and only ever grow.
+released on the day, some with no tempo at all), so that no single filter splits it under the
+cap. And `drift` publishes late tracks into blocks while they are paged: the DriftLog gives each
+the next id of a range above every other track's, as a real catalogue's newest track has.
+`drift` also edits tracks while they are paged: the MoveLog moves an ordinary track to another
+publish day (its identity and every other field unchanged, as a catalogue edit of `publish_date`
+would). The two logs are the only mutable parts of the catalogue, and only ever grow.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ OVERCAP_BPM = 128
 OVERCAP_BPM_SHARE = 0.86  # alone above the cap in a 12,500-track day ...
 OVERCAP_ON_DAY_SHARE = 0.9  # ... and so is "released on the day"; together they are below it
 OVERCAP_SUB_GENRE_RATE = 0.3
+OVERCAP_NULL_BPM_SHARE = 0.08  # no tempo at all: no bpm range selects them
 MEMO_ENTRIES = 64
 CACHED_EXTENDED = 16_000  # JSON of over-cap and late tracks (ordinary ones are memoised per block)
 
@@ -80,7 +81,7 @@ class Music:
     mix_name: str
     artists: tuple[Person, ...]
     remixers: tuple[Person, ...]
-    bpm: int
+    bpm: int | None
     key_index: int | None
     length_ms: int
     release_date: date
@@ -101,7 +102,7 @@ class Facets:
 
     id: int
     day: date
-    bpm: int
+    bpm: int | None
     new_release_date: date
     sub_genre_id: int | None
     release_id: int
@@ -414,12 +415,15 @@ class BeatportCatalogue:
             release_date=release_date,
         )
 
-    def _overcap_tempo_and_date(self, slot: Slot) -> tuple[int, date]:
-        """A busy day's shape: one dominant tempo, most tracks released on the day itself."""
+    def _overcap_tempo_and_date(self, slot: Slot) -> tuple[int | None, date]:
+        """A busy day's shape: one dominant tempo, most tracks released on the day itself, and
+        some (bulk uploads) with no tempo at all, which no bpm filter selects."""
         rng = rng_for(self.seed, "overcap", slot)
-        bpm = OVERCAP_BPM
+        bpm: int | None = OVERCAP_BPM
         if rng.random() >= OVERCAP_BPM_SHARE:
             bpm = rng.choice([b for b in range(118, 139) if b != OVERCAP_BPM])
+        if unit_interval(self.seed, "overcap-null-bpm", slot) < OVERCAP_NULL_BPM_SHARE:
+            bpm = None
         released = slot.day
         if rng.random() >= OVERCAP_ON_DAY_SHARE:
             released = max(EPOCH, slot.day - timedelta(days=rng.randint(30, 3650)))
@@ -434,7 +438,7 @@ class BeatportCatalogue:
             return Facets(
                 id=identity,
                 day=slot.day,
-                bpm=bpm + self._revisions_touching(identity),
+                bpm=None if bpm is None else bpm + self._revisions_touching(identity),
                 new_release_date=released,
                 sub_genre_id=sub_genre["id"] if sub_genre else None,
                 release_id=self._release_number(slot, "original")[0],
@@ -446,7 +450,7 @@ class BeatportCatalogue:
         return Facets(
             id=core.id,
             day=slot.day,
-            bpm=music.bpm + self._revisions_touching(core.id),
+            bpm=None if music.bpm is None else music.bpm + self._revisions_touching(core.id),
             new_release_date=new_release,
             sub_genre_id=sub_genre["id"] if sub_genre else None,
             release_id=self._release_number(slot, core.kind)[0],
@@ -547,7 +551,8 @@ class BeatportCatalogue:
         """Revision k edits ~2% of tracks per step, deterministically, never their identity."""
         for step in range(1, self.revision + 1):
             if unit_interval(self.seed, "revision", document["id"], step) < REVISION_CHANGE_RATE:
-                document["bpm"] += 1
+                if document["bpm"] is not None:
+                    document["bpm"] += 1
                 document["label_track_identifier"] = f"REV{step}-{document['id']}"
 
     def _revisions_touching(self, track_id_value: int) -> int:
