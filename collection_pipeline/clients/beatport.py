@@ -5,8 +5,10 @@ Every crawled query (a leaf of the split tree, see beatport_query.py) is checked
 `count` the API reports at the END of the crawl: after all pages, every leaf's count is read
 again, and a leaf that is short is repaired (its new tail fetched when the count grew, else split
 in halves to find where tracks were missed, else re-crawled) and all leaves are read again, until
-one full round finds none short. A leaf whose count reaches the 10,000 cap is split by publish
-day, genre, bpm and new-release date; a part no filter splits is read in both directions of
+one full round finds none short; then, per publish day, the listing confirms that every track
+known on that day is still there (tracks move between days mid-crawl; a moved track is passed
+on again, to be re-filed on its new day). A leaf whose count reaches the 10,000 cap is split by
+publish day, genre and new-release date; a part no filter splits is read in both directions of
 `release_id` and kept complete only when the two reads provably meet. What stays incomplete, or
 fails after the transport's retries, is reported per leaf (`QueryOutcome`) with its reason.
 """
