@@ -299,7 +299,7 @@ class DatabaseResource(dg.ConfigurableResource):
         if problems:
             raise ConfigurationError(problems)
         database = Database(self.url, outage=OutagePolicy(self.outage_deadline_s))
-        if context.dagster_run is not None:
+        if context.run is not None:
             database.upgrade()
         self._database = database
 
