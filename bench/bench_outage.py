@@ -3,7 +3,7 @@
     python -m bench.bench_outage [--lengths 20 60] [--steps collect process enrich] [--no-burst]
                                  [--days 6] [--tracks-per-day 100]
 
-The acceptance matrix of the outage handling, too slow for the test suite (about 6 minutes):
+The acceptance matrix of the outage handling, too slow for the test suite (6 to 8 minutes):
 every scenario is one run of the `daily_collection` job, in process with the real resources
 and the default outage deadline (120 s), on a scratch PostgreSQL database of its own and the
 emulator in a process of its own. First a clean run; then, for every step and outage length,
