@@ -9,11 +9,12 @@ Only the interrupted run needs the step to be mid-flight: it talks to an emulato
 (the API steps) or to one with enough records for several processing batches (processing). The
 re-runs and the clean reference runs talk to an emulator of the same seed without latency; its
 catalogue is the same (latency only delays answers), which every comparison below confirms. The
-reference digest is computed once per engine and scenario for the whole module.
+reference digest is computed once per engine and scenario for the whole session.
 """
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import sqlite3
@@ -256,20 +257,29 @@ def clean_digest(
     new_catalogue: Callable[..., str],
     fast_emulator: Callable[[int], str],
     tmp_path_factory: pytest.TempPathFactory,
+    worker_id: str,
 ) -> Callable[[str | None, Scenario], str]:
     """`clean_digest(postgres_url_or_none, scenario)`: the catalogue digest of one clean,
-    uninterrupted run of the scenario on that engine, computed once per module."""
-    digests: dict[tuple[bool, str], str] = {}
+    uninterrupted run of the scenario on that engine, computed once per test session.
+
+    Under pytest-xdist the module's tests run on several workers; the first to need a digest
+    computes it under a file lock in the session's shared temporary folder, the others read it.
+    """
+    basetemp = tmp_path_factory.getbasetemp()
+    shared = basetemp if worker_id == "master" else basetemp.parent
 
     def digest(postgres_url: str | None, scenario: Scenario) -> str:
-        key = (postgres_url is None, scenario.name)
-        if key not in digests:
-            url = new_catalogue(postgres_url)
-            home = tmp_path_factory.mktemp("clean_home")
-            env = _environment(fast_emulator(scenario.tracks_per_day), home, url, **FAST_PACER)
-            _run_to_end(env, scenario)
-            digests[key] = _digest(url)
-        return digests[key]
+        name = f"clean-digest-{'sqlite' if postgres_url is None else 'postgresql'}-{scenario.name}"
+        with open(shared / f"{name}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            known = shared / f"{name}.txt"
+            if not known.exists():
+                url = new_catalogue(postgres_url)
+                home = tmp_path_factory.mktemp("clean_home")
+                emulator = fast_emulator(scenario.tracks_per_day)
+                _run_to_end(_environment(emulator, home, url, **FAST_PACER), scenario)
+                known.write_text(_digest(url))
+            return known.read_text()
 
     return digest
 

@@ -6,8 +6,11 @@ whose setting no longer fails, or fails with other words, fails here.
 
 from __future__ import annotations
 
+import os
 import re
 import shlex
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -92,6 +95,56 @@ def test_secret_values_never_appear_in_errors(clean_env):
     (problem,) = settings.problems()
     assert "hunter2" not in str(problem)
     assert "postgresql+psycopg2://" in str(problem)
+
+
+def _readme_line(assignment: str) -> str:
+    (line,) = (line for env, line in error_rows() if env == assignment)
+    return line.removeprefix("error: ")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("variable", "value", "expected"),
+    [
+        ("COLLECTION_GENRE_IDS", "abc", _readme_line("COLLECTION_GENRE_IDS=abc")),
+        (
+            "COLLECTION_DATABASE_URL",
+            "not a url",
+            _readme_line("COLLECTION_DATABASE_URL='not a url'"),
+        ),
+        ("COLLECTION_SOURCE", "live", settings.live_missing_message(["BEATPORT_ACCESS_TOKEN"])),
+    ],
+)
+def test_dagster_materialize_fails_once_with_the_same_line(variable, value, expected, tmp_path):
+    """Dagster's own CLI gets the preflight's line from the resources: one failed attempt,
+    one error without a chain (it was four attempts and the line nine times, wrapped).
+
+    What Dagster adds and cannot be removed: its event lines; under the error, the stack from
+    its step executor down to where the step used the resource; and the same error again on
+    the run's failure event, which Dagster copies from the first failed step. The step's own
+    event is printed by the step process through Dagster's log mirror, which can be cut short
+    when the process ends, so the line shows once or twice.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COLLECTION_", "BEATPORT_"))}
+    env.update({"DAGSTER_HOME": str(tmp_path), variable: value})
+    env = {k: v for k, v in env.items() if not k.startswith("SPOTIFY_")}
+    command = [sys.executable, "-m", "dagster", "asset", "materialize"]
+    command += ["-m", "collection_pipeline.definitions", "--select", "raw_beatport_tracks"]
+    completed = subprocess.run(
+        [*command, "--partition", "2024-01-01"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    output = completed.stdout + completed.stderr
+    assert completed.returncode != 0
+    assert 1 <= output.count(expected) <= 2, output[-4000:]
+    assert "RUN_FAILURE" in output
+    assert "STEP_UP_FOR_RETRY" not in output, "a configuration error is never retried"
+    assert "DagsterResourceFunctionError" not in output
+    assert "The above exception was caused by" not in output, "one error, no chain"
 
 
 def test_readme_configuration_table_is_generated_from_settings():

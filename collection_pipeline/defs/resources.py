@@ -96,6 +96,8 @@ class ApiSourceResource(dg.ConfigurableResource):
     )
 
     _emulator_url: str | None = PrivateAttr(default=None)
+    _missing: list[str] = PrivateAttr(default_factory=list)
+    """What setup found missing for the whole run, named together by the first endpoint."""
 
     @classmethod
     def from_env(cls) -> ApiSourceResource:
@@ -134,9 +136,9 @@ class ApiSourceResource(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.mode == "live":
-            missing = self.missing_variables(_apis_needed_by_run(context))
-            if missing:
-                raise LiveConfigurationError(missing)
+            # raised by the first endpoint the step asks for, as `DatabaseResource.database`
+            # explains: a resource that fails its setup is retried by the step's policy
+            self._missing = self.missing_variables(_apis_needed_by_run(context))
             return
         from collection_pipeline.emulator import EmulatorConfig, start_embedded
 
@@ -153,7 +155,7 @@ class ApiSourceResource(dg.ConfigurableResource):
             return BeatportEndpoint(
                 f"{self._emulator_url}/v4", EMULATOR_CREDENTIAL, None, EMULATOR_CREDENTIAL
             )
-        missing = self.missing_variables({"beatport"})
+        missing = self._missing or self.missing_variables({"beatport"})
         if missing:
             raise LiveConfigurationError(missing)
         return BeatportEndpoint(
@@ -171,7 +173,7 @@ class ApiSourceResource(dg.ConfigurableResource):
                 EMULATOR_CREDENTIAL,
                 EMULATOR_CREDENTIAL,
             )
-        missing = self.missing_variables({"spotify"})
+        missing = self._missing or self.missing_variables({"spotify"})
         if missing:
             raise LiveConfigurationError(missing)
         return SpotifyEndpoint(
@@ -281,6 +283,7 @@ class DatabaseResource(dg.ConfigurableResource):
     """Settings that did not parse when the definitions were loaded, one line each."""
 
     _database: Database | None = PrivateAttr(default=None)
+    _problems: list[str] = PrivateAttr(default_factory=list)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         from collection_pipeline import preflight
@@ -297,7 +300,8 @@ class DatabaseResource(dg.ConfigurableResource):
             if unreachable and not _in_an_outage(self.url):
                 problems.append(unreachable)
         if problems:
-            raise ConfigurationError(problems)
+            self._problems = problems  # raised where the resource is used: see `database`
+            return
         database = Database(self.url, outage=OutagePolicy(self.outage_deadline_s))
         if context.run is not None:
             database.upgrade()
@@ -310,6 +314,16 @@ class DatabaseResource(dg.ConfigurableResource):
 
     @property
     def database(self) -> Database:
+        """The catalogue; raises the `ConfigurationError` that setup found, if it found one.
+
+        Raised here, inside the step, rather than from setup: Dagster retries a step whose
+        resources fail to initialize by its retry policy whatever the error (three retries over
+        minutes for a typo) and prints the error again with each attempt and wrapped in its
+        own exceptions, while a `Failure` raised by the step with `allow_retries=False` fails it
+        once, as one error.
+        """
+        if self._problems:
+            raise ConfigurationError(self._problems)
         if self._database is None:
             raise dg.DagsterInvariantViolationError("DatabaseResource used before setup")
         return self._database
