@@ -9,11 +9,13 @@ this process outright when the user insists or the step does not stop in time.
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 from collections.abc import Sequence
 from datetime import date
 from types import FrameType
+from typing import NoReturn
 
 QUIET_LOGGING = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 """Dagster's console logger silenced: the CLI renders progress from the instance instead."""
@@ -72,5 +74,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if execute(args.run_id, args.start, args.end, args.assets, args.verbose) else 1
 
 
+def _exit(status: int) -> NoReturn:
+    """Leave without Python's interpreter teardown once the run is recorded.
+
+    Everything the run writes is in the instance and the catalogue by the time `execute`
+    returns (Dagster has ended the step's helpers and closed the instance); finalizing the
+    modules of Dagster and SQLAlchemy would add 0.3 to 0.6 s, several seconds on a loaded
+    machine, to every run and to every interrupted one, whose stop the CLI allows `launcher.GRACE_S`.
+    """
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(status)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    _exit(main())
