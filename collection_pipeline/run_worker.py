@@ -80,7 +80,8 @@ def _exit(status: int) -> NoReturn:
     Everything the run writes is in the instance and the catalogue by the time `execute`
     returns (Dagster has ended the step's helpers and closed the instance); finalizing the
     modules of Dagster and SQLAlchemy would add 0.3 to 0.6 s, several seconds on a loaded
-    machine, to every run and to every interrupted one, whose stop the CLI allows `launcher.GRACE_S`.
+    machine, to every run and to every interrupted one, whose stop the CLI allows only
+    `launcher.GRACE_S`.
     """
     sys.stdout.flush()
     sys.stderr.flush()
