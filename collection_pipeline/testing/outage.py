@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from collection_pipeline.storage import Database, OutagePolicy
+from collection_pipeline.storage.outage import DEFAULT_DEADLINE_S
 
 STEP_TABLES = {"collect": "external_data", "process": "tracks", "enrich": "spotify_track_matches"}
 """The table each step writes its units of work into: an INSERT there is mid-step."""
@@ -166,7 +167,7 @@ class OutageDuringStep:
         self.ended_at: float | None = None
         sa.event.listen(db.engine, "before_cursor_execute", self._before_execute)
 
-    def policy(self, deadline_s: float = 120.0) -> OutagePolicy:
+    def policy(self, deadline_s: float = DEFAULT_DEADLINE_S) -> OutagePolicy:
         return OutagePolicy(deadline_s=deadline_s, clock=self.clock, sleep=self.sleep)
 
     def arm(self, *, at_write: int, duration_s: float) -> None:
