@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
 import sqlalchemy as sa
+from dagster._core.definitions.schedule_definition import ScheduleExecutionData
 
 from collection_pipeline.definitions import build_definitions
 from collection_pipeline.storage import Database
@@ -17,6 +18,20 @@ from collection_pipeline_tests.support.dagster_runs import (
     run_range,
 )
 
+TICK_AT = datetime(2024, 3, 10, 2, 30, tzinfo=UTC)
+"""The daily schedule's 02:30 UTC tick on 2024-03-10, which requests 2024-03-09."""
+
+
+def schedule_tick(defs: dg.Definitions, resources: dict) -> ScheduleExecutionData:
+    """Evaluate the daily schedule's tick at `TICK_AT` as the daemon would."""
+    schedule = defs.get_schedule_def("daily_collection_schedule")
+    with dg.build_schedule_context(
+        scheduled_execution_time=TICK_AT,
+        resources=resources,
+        repository_def=defs.get_repository_def(),
+    ) as context:
+        return schedule.evaluate_tick(context)
+
 
 def test_daily_schedule_requests_yesterdays_partition_of_all_three_assets(tmp_path):
     url = f"sqlite:///{tmp_path}/c.db"
@@ -24,13 +39,7 @@ def test_daily_schedule_requests_yesterdays_partition_of_all_three_assets(tmp_pa
     resources = bound_resources(live_source("http://unused"), url)
     defs = build_definitions(resources)
     schedule = defs.get_schedule_def("daily_collection_schedule")
-    tick_at = datetime(2024, 3, 10, 2, 30, tzinfo=UTC)
-    with dg.build_schedule_context(
-        scheduled_execution_time=tick_at,
-        resources=resources,
-        repository_def=defs.get_repository_def(),
-    ) as ctx:
-        requests = schedule.evaluate_tick(ctx).run_requests
+    requests = schedule_tick(defs, resources).run_requests
     assert [r.partition_key for r in requests] == ["2024-03-09"]
     job = defs.resolve_job_def(schedule.job_name)
     assert job.asset_layer.executable_asset_keys == {
@@ -143,12 +152,9 @@ def closed_port_url() -> str:
 def test_schedule_and_sensor_start_no_run_while_the_database_is_unreachable():
     resources = bound_resources(live_source("http://unused"), closed_port_url())
     defs = build_definitions(resources)
-    schedule = defs.get_schedule_def("daily_collection_schedule")
     sensor = defs.get_sensor_def("spotify_recheck_sensor")
-    tick_at = datetime(2024, 3, 10, 2, 30, tzinfo=UTC)
 
-    with dg.build_schedule_context(scheduled_execution_time=tick_at, resources=resources) as ctx:
-        scheduled = schedule.evaluate_tick(ctx)
+    scheduled = schedule_tick(defs, resources)
     with dg.build_sensor_context(cursor='{"2024-02-01": "x"}', resources=resources) as context:
         sensed = sensor(context)
 
@@ -174,16 +180,9 @@ def test_after_a_new_migration_the_schedule_requests_its_run_and_the_sensor_skip
     assert previous != head
     resources = bound_resources(live_source("http://unused"), database_url)
     defs = build_definitions(resources)
-    schedule = defs.get_schedule_def("daily_collection_schedule")
     sensor = defs.get_sensor_def("spotify_recheck_sensor")
-    tick_at = datetime(2024, 3, 10, 2, 30, tzinfo=UTC)
 
-    with dg.build_schedule_context(
-        scheduled_execution_time=tick_at,
-        resources=resources,
-        repository_def=defs.get_repository_def(),
-    ) as ctx:
-        scheduled = schedule.evaluate_tick(ctx)
+    scheduled = schedule_tick(defs, resources)
     with dg.build_sensor_context(cursor='{"2024-02-01": "x"}', resources=resources) as context:
         sensed = sensor(context)
 
