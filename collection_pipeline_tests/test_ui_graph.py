@@ -7,6 +7,7 @@ Int and Float entries the Partitions-axis plots draw."""
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 import pytest
@@ -37,6 +38,8 @@ IN_PROCESS_RUNS = {
 }
 """Runs the backfill submits start at once (no queue) and execute in this process, from the same
 code location."""
+CHECKOUT = Path(__file__).resolve().parent.parent
+"""Where the location's step subprocesses find `collection_pipeline_tests` (not installed)."""
 LOCATION = """
 from collection_pipeline.definitions import build_definitions
 from collection_pipeline_tests.support.dagster_runs import bound_resources, live_source
@@ -65,7 +68,7 @@ def ui(tmp_path, emulator_url):
     location.write_text(LOCATION.format(base_url=base_url, database_url=database_url))
     with (
         dg.instance_for_test(overrides=IN_PROCESS_RUNS) as instance,
-        in_process_ui(instance, str(location)) as ui,
+        in_process_ui(instance, str(location), working_directory=str(CHECKOUT)) as ui,
     ):
         yield ui
 

@@ -298,19 +298,26 @@ class InProcessUi(UiGraphQL):
 
 @contextmanager
 def in_process_ui(
-    instance: dg.DagsterInstance, python_file: str, attribute: str = "defs"
+    instance: dg.DagsterInstance,
+    python_file: str,
+    attribute: str = "defs",
+    working_directory: str | None = None,
 ) -> Iterator[InProcessUi]:
     """The UI's GraphQL over the definitions `attribute` of `python_file`, on `instance` (a
     persistent one, e.g. `dg.instance_for_test()`: the workspace serializes it). Runs a job
     backfill submits execute with the instance's run launcher, in process with
-    `SyncInMemoryRunLauncher`, from the same file."""
+    `SyncInMemoryRunLauncher`, from the same file. Step subprocesses (the asset job's
+    multiprocess executor) load the file again with `working_directory` on their path: what the
+    file imports from outside the installed package must be found from there."""
     from dagster._core.remote_origin import InProcessCodeLocationOrigin
     from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
     from dagster._core.workspace.context import WorkspaceProcessContext
     from dagster._core.workspace.load_target import InProcessWorkspaceLoadTarget
 
     origin = InProcessCodeLocationOrigin(
-        LoadableTargetOrigin(python_file=python_file, attribute=attribute)
+        LoadableTargetOrigin(
+            python_file=python_file, attribute=attribute, working_directory=working_directory
+        )
     )
     with WorkspaceProcessContext(instance, InProcessWorkspaceLoadTarget(origin)) as workspace:
         yield InProcessUi(workspace)
