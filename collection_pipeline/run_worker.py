@@ -48,6 +48,9 @@ def execute(run_id: str, start: date, end: date, assets: Sequence[str], verbose:
     from collection_pipeline.definitions import defs
     from collection_pipeline.defs.automation import JOB_NAME
     from collection_pipeline.defs.partitions import range_tags
+    from collection_pipeline.storage import quiet_interrupted_closes
+
+    quiet_interrupted_closes()
 
     job = defs.resolve_job_def(JOB_NAME)
     with dg.DagsterInstance.get() as instance:

@@ -15,6 +15,7 @@ from collection_pipeline.storage.catalog import CatalogRepository
 from collection_pipeline.storage.database import Database
 from collection_pipeline.storage.outage import DatabaseUnavailableError, OutagePolicy
 from collection_pipeline.storage.pacer_rates import PacerRateRepository
+from collection_pipeline.storage.pool_logging import quiet_interrupted_closes
 from collection_pipeline.storage.raw import (
     RawRecord,
     RawRecordIn,
@@ -37,4 +38,5 @@ __all__ = [
     "UnitOfWork",
     "UnitOfWorkFactory",
     "UpsertCounts",
+    "quiet_interrupted_closes",
 ]
