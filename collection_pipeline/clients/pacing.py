@@ -152,19 +152,21 @@ class AdaptivePacer:
         """
         with self._cond:
             while True:
-                now = self._clock()
-                remaining_pause = self._pause_until - now
-                if remaining_pause > max_wait:
-                    raise RateLimitedError(
-                        f"rate limited by the server for another {remaining_pause:.0f} s "
-                        f"(beyond the {max_wait:.0f} s cap)",
-                        retry_after=remaining_pause,
-                        beyond_cap=True,
-                    )
-                wait = self._wait_needed(now)
-                if wait == 0.0:
-                    return self._take(now)
-                self._cond.wait(wait)
+                outcome = self._try_acquire(max_wait)
+                if isinstance(outcome, Ticket):
+                    return outcome
+                self._cond.wait(outcome)
+
+    def try_acquire(self, max_wait: float = math.inf) -> Ticket | float | None:
+        """A ticket when a request may be sent now, else how long `acquire` would wait before
+        looking again (None: until an answer or a failure is fed back).
+
+        The non-blocking half of `acquire`, for a caller that keeps its own time: a simulation
+        on the injected clock steps through the pacing decisions without sleeping. Raises like
+        `acquire`.
+        """
+        with self._cond:
+            return self._try_acquire(max_wait)
 
     def on_response(self, ticket: Ticket, status: int, retry_after: float | None) -> None:
         """Feed back one HTTP answer; `retry_after` only matters for 429."""
@@ -188,6 +190,19 @@ class AdaptivePacer:
             self._cond.notify_all()
 
     # ------------------------------------------------------------------ internals
+
+    def _try_acquire(self, max_wait: float) -> Ticket | float | None:
+        now = self._clock()
+        remaining_pause = self._pause_until - now
+        if remaining_pause > max_wait:
+            raise RateLimitedError(
+                f"rate limited by the server for another {remaining_pause:.0f} s "
+                f"(beyond the {max_wait:.0f} s cap)",
+                retry_after=remaining_pause,
+                beyond_cap=True,
+            )
+        wait = self._wait_needed(now)
+        return self._take(now) if wait == 0.0 else wait
 
     def _concurrency_limit(self) -> int:
         if self._latency is None:
