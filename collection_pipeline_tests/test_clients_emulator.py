@@ -9,6 +9,7 @@ from datetime import date
 
 import httpx
 import pytest
+from starlette.testclient import TestClient
 
 from collection_pipeline.clients import (
     AuthenticationError,
@@ -17,8 +18,10 @@ from collection_pipeline.clients import (
     RateLimitedError,
     SpotifyAPIClient,
 )
+from collection_pipeline.emulator import EmulatorConfig, create_app
 from collection_pipeline.emulator.config import FaultRates
 from collection_pipeline.testing.defaults import BEATPORT_CONCURRENCY, SPOTIFY_CONCURRENCY
+from collection_pipeline_tests.support.emulator_http import InProcessTransport
 
 GENRES = [5, 11, 12, 90, 6, 1]
 FROM, TO = date(2024, 3, 1), date(2024, 3, 3)
@@ -189,17 +192,41 @@ def test_wrong_beatport_refresh_token_is_a_clear_authentication_error(
     assert "bp-refresh-SECRET" not in str(caught.value)
 
 
-def test_expiring_spotify_tokens_are_renewed_without_errors(
-    emulator_url: Callable[..., str],
-) -> None:
-    url = emulator_url(spotify_token_lifetime_s=1)
-    with spotify_client(url) as client:
+def in_process_spotify(app_client: TestClient, clock: Callable[[], float]) -> SpotifyAPIClient:
+    """A Spotify client on the emulator app in this process, its token cache on `clock`."""
+    transport = InProcessTransport(app_client)
+    return spotify_client("http://emulator", transport=transport, clock=clock)
+
+
+def test_expiring_spotify_tokens_are_renewed_before_they_expire() -> None:
+    now = [0.0]  # one clock for the emulator and the client's token cache, moved by the test
+    app = create_app(EmulatorConfig(spotify_token_lifetime_s=1), clock=lambda: now[0])
+    with (
+        TestClient(app, base_url="http://emulator") as app_client,
+        in_process_spotify(app_client, clock=lambda: now[0]) as client,
+    ):
+        for _ in range(3):  # at 0, 0.6 and 1.2 s of a 1 s lifetime
+            assert isinstance(client.search_tracks_by_isrc("USRC17607839"), list)
+            now[0] += 0.6
+        counters = client.stats.snapshot()
+    assert counters.by_status == {200: 5}  # 3 searches and 2 tokens: renewed early, never a 401
+
+
+def test_a_token_that_expired_unnoticed_is_refreshed_once_after_its_401() -> None:
+    now = [0.0]  # the emulator's clock only: the client's token cache does not see time pass
+    app = create_app(EmulatorConfig(spotify_token_lifetime_s=1), clock=lambda: now[0])
+    with (
+        TestClient(app, base_url="http://emulator") as app_client,
+        in_process_spotify(app_client, clock=lambda: 0.0) as client,
+    ):
         for _ in range(3):
             assert isinstance(client.search_tracks_by_isrc("USRC17607839"), list)
-            time.sleep(0.6)
+            now[0] += 0.6
         counters = client.stats.snapshot()
-    assert counters.by_status.get(401, 0) <= 1
-    assert set(counters.by_status) <= {200, 401}
+    assert counters.by_status == {
+        200: 5,
+        401: 1,
+    }  # the search at 1.2 s: refused, refreshed, retried
 
 
 @pytest.mark.slow

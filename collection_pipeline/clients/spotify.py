@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import date
@@ -175,7 +176,9 @@ class SpotifyAPIClient:
         max_concurrency: int,
         search_limit: int = 10,
         transport: httpx.BaseTransport | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` times the token's renewal (a test moves it with the emulator's clock)."""
         if not 1 <= search_limit <= MAX_SEARCH_LIMIT:
             raise ValueError(f"search_limit must be within 1..{MAX_SEARCH_LIMIT}")
         self.base_url = base_url.rstrip("/")
@@ -201,6 +204,7 @@ class SpotifyAPIClient:
             lambda url, data, headers: self._sender.request_json(
                 "POST", url, data=data, headers=headers, paced=False
             ),
+            clock=clock,
         )
 
     def __repr__(self) -> str:

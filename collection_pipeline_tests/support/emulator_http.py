@@ -4,6 +4,7 @@ check the emulator's own answers (the pipeline's clients are tested through the 
 from __future__ import annotations
 
 import httpx
+from starlette.testclient import TestClient
 
 
 def beatport_client(base_url: str, timeout: float = 30) -> httpx.Client:
@@ -22,3 +23,23 @@ def spotify_headers(client: httpx.Client) -> dict[str, str]:
         "/api/token", data={"grant_type": "client_credentials"}, auth=("a", "b")
     ).json()["access_token"]
     return {"Authorization": f"Bearer {token}"}
+
+
+class InProcessTransport(httpx.BaseTransport):
+    """Hands every request to an emulator app in this process through Starlette's TestClient.
+
+    The pipeline's clients then run on the clock the app was created with (`create_app(config,
+    clock=)`): a test expires a token by moving that clock, never by sleeping past a lifetime.
+    """
+
+    def __init__(self, app_client: TestClient) -> None:
+        self._app = app_client
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        answer = self._app.request(
+            request.method,
+            str(request.url),
+            headers=request.headers,
+            content=request.read(),
+        )
+        return httpx.Response(answer.status_code, headers=answer.headers, content=answer.content)
