@@ -292,10 +292,7 @@ def _engines(*steps: str) -> list[object]:
 
 @pytest.mark.parametrize(
     ("step_name", "engine"),
-    [
-        ("raw_beatport_tracks", "sqlite"),
-        *_engines("processed_tracks", "spotify_enrichments"),
-    ],
+    _engines("raw_beatport_tracks", "processed_tracks", "spotify_enrichments"),
 )
 def test_ctrl_c_mid_step_stops_in_seconds_and_a_rerun_converges(
     step_name, engine, emulator_url, fast_emulator, new_catalogue, clean_digest, tmp_path, request
