@@ -13,7 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import dagster as dg
 import pytest
+from dagster._core.instance.ref import InstanceRef
 
 from collection_pipeline import cli, settings
 
@@ -102,6 +104,9 @@ def _readme_line(assignment: str) -> str:
     return line.removeprefix("error: ")
 
 
+OUR_FRAME = re.compile(r'File "[^"]*/collection_pipeline/([^"]*)", line \d+, in (\w+)')
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
@@ -117,13 +122,16 @@ def _readme_line(assignment: str) -> str:
 )
 def test_dagster_materialize_fails_once_with_the_same_line(variable, value, expected, tmp_path):
     """Dagster's own CLI gets the preflight's line from the resources: one failed attempt,
-    one error without a chain (it was four attempts and the line nine times, wrapped).
+    one error without a chain (it was four attempts and the line nine times, wrapped), raised
+    by the step's body (one frame of ours under Dagster's, it was four).
 
     What Dagster adds and cannot be removed: its event lines; under the error, the stack from
-    its step executor down to where the step used the resource; and the same error again on
-    the run's failure event, which Dagster copies from the first failed step. The step's own
-    event is printed by the step process through Dagster's log mirror, which can be cut short
-    when the process ends, so the line shows once or twice.
+    its step executor down to the step's `raise` (seven frames of Dagster's); and the same
+    error again on the run's failure event, which Dagster copies from the first failed step.
+    The step's own event is printed by the step process through Dagster's log mirror, which can
+    be cut short when the process ends, so the line shows once or twice. The event log, which
+    the UI reads, holds the error as one line with no cause and no context, and the line itself
+    as the failure's description.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COLLECTION_", "BEATPORT_"))}
     env.update({"DAGSTER_HOME": str(tmp_path), variable: value})
@@ -144,7 +152,26 @@ def test_dagster_materialize_fails_once_with_the_same_line(variable, value, expe
     assert "RUN_FAILURE" in output
     assert "STEP_UP_FOR_RETRY" not in output, "a configuration error is never retried"
     assert "DagsterResourceFunctionError" not in output
-    assert "The above exception was caused by" not in output, "one error, no chain"
+    assert "The above exception" not in output, "one error, no chain"
+    frames = set(OUR_FRAME.findall(output))
+    assert frames == {("defs/assets.py", "catalogue_days")}, output[-4000:]
+
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(tmp_path))) as instance:
+        (run,) = instance.get_runs()
+        records = instance.get_records_for_run(run.run_id).records
+    events = [record.event_log_entry.dagster_event for record in records]
+    failures = {e.event_type: e for e in events if e is not None and e.is_failure}
+    assert set(failures) == {dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE}
+    step_failure = failures[dg.DagsterEventType.STEP_FAILURE].step_failure_data
+    assert step_failure.user_failure_data is not None
+    assert step_failure.user_failure_data.description == expected
+    for event in failures.values():
+        error = event.event_specific_data.error
+        assert error.message.strip().endswith(f": {expected}")
+        assert len(error.message.strip().splitlines()) == 1, "the error is one line"
+        assert error.cause is None, "nothing chained to it"
+        assert error.context is None
+        assert sum("/collection_pipeline/" in frame for frame in error.stack) == 1
 
 
 def test_readme_configuration_table_is_generated_from_settings():

@@ -22,6 +22,7 @@ from collection_pipeline.defs.resources import (
     DatabaseResource,
     SpotifyResource,
     collection_service,
+    configuration_error,
 )
 from collection_pipeline.service import ServiceError
 from collection_pipeline.storage import DatabaseUnavailableError
@@ -117,6 +118,11 @@ def catalogue_days(
     database: DatabaseResource,
 ) -> Iterator[Event]:
     selected = context.selected_asset_keys
+    apis = {"beatport"} if RAW in selected else set()
+    apis |= {"spotify"} if ENRICHMENT in selected else set()
+    problem = configuration_error(database, beatport.source, apis)
+    if problem is not None:  # raised here, so its traceback holds one frame of ours
+        raise problem
     with (
         interrupts_are_final(),
         _non_retryable_errors_fail_fast(),

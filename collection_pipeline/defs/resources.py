@@ -25,8 +25,6 @@ if TYPE_CHECKING:
     from collection_pipeline.service import CollectionService
     from collection_pipeline.storage import Database
 
-RAW_ASSET = dg.AssetKey("raw_beatport_tracks")
-ENRICHMENT_ASSET = dg.AssetKey("spotify_enrichments")
 EMULATOR_CREDENTIAL = "emulator"
 
 
@@ -96,8 +94,6 @@ class ApiSourceResource(dg.ConfigurableResource):
     )
 
     _emulator_url: str | None = PrivateAttr(default=None)
-    _missing: list[str] = PrivateAttr(default_factory=list)
-    """What setup found missing for the whole run, named together by the first endpoint."""
 
     @classmethod
     def from_env(cls) -> ApiSourceResource:
@@ -134,11 +130,17 @@ class ApiSourceResource(dg.ConfigurableResource):
             ]
         return [name for name, value in required if not value]
 
+    def configuration_error(self, apis: set[str]) -> LiveConfigurationError | None:
+        """In live mode, the variables `apis` need and lack, named together in one error.
+
+        Asked by the step before it calls anything (see `configuration_error`), not by setup,
+        which Dagster retries whatever it raises (see `DatabaseResource.database`).
+        """
+        missing = self.missing_variables(apis) if self.mode == "live" else []
+        return LiveConfigurationError(missing) if missing else None
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.mode == "live":
-            # raised by the first endpoint the step asks for, as `DatabaseResource.database`
-            # explains: a resource that fails its setup is retried by the step's policy
-            self._missing = self.missing_variables(_apis_needed_by_run(context))
             return
         from collection_pipeline.emulator import EmulatorConfig, start_embedded
 
@@ -155,7 +157,7 @@ class ApiSourceResource(dg.ConfigurableResource):
             return BeatportEndpoint(
                 f"{self._emulator_url}/v4", EMULATOR_CREDENTIAL, None, EMULATOR_CREDENTIAL
             )
-        missing = self._missing or self.missing_variables({"beatport"})
+        missing = self.missing_variables({"beatport"})
         if missing:
             raise LiveConfigurationError(missing)
         return BeatportEndpoint(
@@ -173,7 +175,7 @@ class ApiSourceResource(dg.ConfigurableResource):
                 EMULATOR_CREDENTIAL,
                 EMULATOR_CREDENTIAL,
             )
-        missing = self._missing or self.missing_variables({"spotify"})
+        missing = self.missing_variables({"spotify"})
         if missing:
             raise LiveConfigurationError(missing)
         return SpotifyEndpoint(
@@ -182,20 +184,6 @@ class ApiSourceResource(dg.ConfigurableResource):
             self.spotify_client_id or "",
             self.spotify_client_secret or "",
         )
-
-
-def _apis_needed_by_run(context: dg.InitResourceContext) -> set[str]:
-    """The APIs the run's asset selection calls; every API when the selection is unknown."""
-    run = context.run
-    selection = run.asset_selection if run is not None else None
-    if not selection:
-        return {"beatport", "spotify"}
-    needed = set()
-    if RAW_ASSET in selection:
-        needed.add("beatport")
-    if ENRICHMENT_ASSET in selection:
-        needed.add("spotify")
-    return needed or {"beatport", "spotify"}
 
 
 class BeatportResource(dg.ConfigurableResource):
@@ -312,6 +300,10 @@ class DatabaseResource(dg.ConfigurableResource):
             self._database.dispose()
             self._database = None
 
+    def configuration_error(self) -> ConfigurationError | None:
+        """The problems setup found in the settings and the database URL, as one error."""
+        return ConfigurationError(self._problems) if self._problems else None
+
     @property
     def database(self) -> Database:
         """The catalogue; raises the `ConfigurationError` that setup found, if it found one.
@@ -320,10 +312,12 @@ class DatabaseResource(dg.ConfigurableResource):
         resources fail to initialize by its retry policy whatever the error (three retries over
         minutes for a typo) and prints the error again with each attempt and wrapped in its
         own exceptions, while a `Failure` raised by the step with `allow_retries=False` fails it
-        once, as one error.
+        once, as one error. The step asks `configuration_error` first; sensors and checks,
+        which use the catalogue directly, meet the error here.
         """
-        if self._problems:
-            raise ConfigurationError(self._problems)
+        problem = self.configuration_error()
+        if problem is not None:
+            raise problem
         if self._database is None:
             raise dg.DagsterInvariantViolationError("DatabaseResource used before setup")
         return self._database
@@ -368,6 +362,20 @@ def _in_an_outage(url: str) -> bool:
         return False
     finally:
         database.dispose()
+
+
+def configuration_error(
+    database: DatabaseResource, source: ApiSourceResource, apis: set[str]
+) -> dg.Failure | None:
+    """What makes a step calling `apis` unusable as configured, as the one error it fails with.
+
+    Returned for the step to raise from its own body, before it opens anything. Dagster prints
+    and records a step's error with its traceback, from Dagster's step executor down to the
+    `raise` (seven frames of Dagster's, on the console and in the UI, twice: the run's failure
+    repeats its first step's); raised inside these helpers, or inside a `with`, it would carry
+    three or four frames of ours besides, where raised by the step it carries one line.
+    """
+    return database.configuration_error() or source.configuration_error(apis)
 
 
 @contextmanager
