@@ -7,10 +7,14 @@ import socket
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
+import pytest
 import sqlalchemy as sa
 from dagster._core.definitions.schedule_definition import ScheduleExecutionData
 
+from collection_pipeline import settings
 from collection_pipeline.definitions import build_definitions
+from collection_pipeline.defs import checks
+from collection_pipeline.defs.partitions import daily_partitions, partition_key
 from collection_pipeline.storage import Database
 from collection_pipeline_tests.support.dagster_runs import (
     bound_resources,
@@ -197,3 +201,45 @@ def test_after_a_new_migration_the_schedule_requests_its_run_and_the_sensor_skip
         assert database.current_revision() == previous, "a tick migrated the schema"
     finally:
         database.dispose()
+
+
+@pytest.mark.parametrize(
+    "now",
+    [
+        datetime(2024, 3, 10, 5, 59, tzinfo=UTC),
+        datetime(2024, 3, 10, 6, 0, tzinfo=UTC),
+        datetime(2024, 3, 10, 6, 1, tzinfo=UTC),
+        datetime(2024, 3, 10, 23, 59, tzinfo=UTC),
+    ],
+)
+def test_the_runs_freshness_evaluation_expects_the_day_dagsters_freshness_check_expects(now):
+    """The step's own evaluation (`checks.freshness_due`) and the check's step built by
+    `build_time_partition_freshness_checks` (what its sensor runs) expect the same partition at
+    the same time, computed as that step computes it."""
+    from dagster._core.definitions.partitions.context import partition_loading_context
+    from dagster._utils.schedules import get_latest_completed_cron_tick, get_next_cron_tick
+
+    cron = f"0 {settings.freshness_deadline_hour()} * * *"
+    deadline = get_latest_completed_cron_tick(cron, now, "UTC")
+    with partition_loading_context(deadline):
+        window = daily_partitions.get_last_partition_window()
+    expected = daily_partitions.get_partition_key_range_for_time_window(window).start
+
+    due = checks.freshness_due(now, settings.freshness_deadline_hour())
+
+    assert partition_key(due.day) == expected
+    assert due.deadline == deadline
+    # Dagster's next tick at exactly 06:00 is 06:00 itself; the next one after the deadline:
+    assert due.next_deadline == get_next_cron_tick(cron, deadline + timedelta(seconds=1), "UTC")
+
+
+def test_freshness_passes_when_the_due_day_is_materialized_and_says_until_when():
+    due = checks.freshness_due(datetime(2024, 3, 10, 7, tzinfo=UTC), deadline_hour=6)
+    fresh, overdue = checks.freshness(due, materialized=True), checks.freshness(due, False)
+    assert (fresh.passed, overdue.passed) == (True, False)
+    assert (
+        fresh.metadata["dagster/fresh_until_timestamp"].value
+        == datetime(2024, 3, 11, 6, tzinfo=UTC).timestamp()
+    )  # what the freshness sensor reads before it evaluates the check again
+    assert "2024-03-09" in (overdue.description or "")
+    assert overdue.severity == dg.AssetCheckSeverity.WARN

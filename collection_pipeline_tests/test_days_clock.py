@@ -1,6 +1,6 @@
-"""The enrichment step judges a day's outcomes (is a not-found past its TTL, so pending?) at the
-clock it is given, not at a wall clock of its own: fakes of the Dagster context, the service and
-the catalogue record what the step asks of them."""
+"""The enrichment step judges a day's outcomes (is a not-found past its TTL, so pending?) and the
+freshness check (which day is due?) at the clock it is given, not at a wall clock of its own:
+fakes of the Dagster context, the service and the catalogue record what the step asks of them."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from collection_pipeline.defs.partitions import DAYS_TAG
 from collection_pipeline.domain import DateWindow, EnrichResult
 
 FIXED = datetime(2030, 6, 1, 12, 0, tzinfo=UTC)
+"""Past the default deadline hour (6 UTC): the day due is the day before, 2030-05-31."""
 TTL = timedelta(days=30)
 
 
@@ -45,7 +46,14 @@ def test_outcomes_are_judged_at_the_injected_clock():
         fingerprint=lambda asset, window: "version",
     )
     window = DateWindow.single_day(date(2024, 1, 1))
+    asked: list[Any] = []
+
+    def fetch_materializations(records_filter: Any, limit: int) -> Any:
+        asked.append(records_filter)
+        return SimpleNamespace(records=[])
+
     context = SimpleNamespace(
+        instance=SimpleNamespace(fetch_materializations=fetch_materializations),
         selected_asset_keys={ENRICHMENT},
         selected_asset_check_keys=set(),
         log=logging.getLogger(__name__),
@@ -53,7 +61,12 @@ def test_outcomes_are_judged_at_the_injected_clock():
     )
     step = DaysStep(context, service, database, window, clock=lambda: FIXED)  # type: ignore[arg-type]
 
-    [materialization] = list(step.run(genre_ids=[]))
+    materialization, freshness = list(step.run(genre_ids=[]))
 
     assert spotify.judged_at == [FIXED]
     assert materialization.partition == "2024-01-01"
+    [records_filter] = asked
+    assert records_filter.asset_key == ENRICHMENT
+    assert records_filter.asset_partitions == ["2030-05-31"]
+    assert (freshness.check_name, freshness.passed) == ("freshness_check", False)
+    assert freshness.partition is None

@@ -2,18 +2,22 @@
 the asset graph, read through the UI's own GraphQL answered in process (no webserver; the
 backfill daemon ticked by hand): each backfill is one run with its days in a visible tag, the
 asset graph's cards read every per-day check passed, and each day's materialization carries the
-Int and Float entries the Partitions-axis plots draw."""
+Int and Float entries the Partitions-axis plots draw. With one failing day in a 5-day backfill,
+that day alone reads failed, the four others passed, and the cards say so as the UI counts them
+(`card_status`). The freshness check reads what the run left, never Skipped."""
 
 from __future__ import annotations
 
-from datetime import date
+from contextlib import ExitStack
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import dagster as dg
 import pytest
 
+from collection_pipeline import settings
 from collection_pipeline.defs.automation import JOB_NAME
-from collection_pipeline.defs.checks import CHECK_SPECS, ENRICHMENT
+from collection_pipeline.defs.checks import CHECK_SPECS, ENRICHMENT, freshness_due
 from collection_pipeline.defs.partitions import DAYS_TAG
 from collection_pipeline.testing.ui_graphql import (
     HIDDEN_JOB_PREFIX,
@@ -55,22 +59,32 @@ PLOTTED_PER_DAY = {
                             "match_rate"},
 }  # fmt: skip
 FRESHNESS = "freshness_check"
-"""Evaluated by its sensor against the clock, never by a run. A run launched with an asset
-selection plans every check of those assets, so this one reads Skipped (a grey dot) until the
-sensor evaluates it: the card reads `2 / 3 Passed` while yesterday's day is not checked."""
+"""Evaluated at the end of every run that materializes spotify_enrichments (and by its sensor
+between runs): after a run it reads Passed or Failed, never Skipped."""
+
+
+def _due_day() -> date:
+    """The day the freshness check expects now (yesterday, or the day before until the deadline
+    hour): the clock here is Dagster's, which a test cannot inject into a run."""
+    return freshness_due(datetime.now(UTC), settings.freshness_deadline_hour()).day
 
 
 @pytest.fixture
-def ui(tmp_path, emulator_url):
-    base_url = emulator_url(tracks_per_day=2)
-    location = tmp_path / "location.py"
-    database_url = f"sqlite:///{tmp_path / 'catalogue.db'}"
-    location.write_text(LOCATION.format(base_url=base_url, database_url=database_url))
-    with (
-        dg.instance_for_test(overrides=IN_PROCESS_RUNS) as instance,
-        in_process_ui(instance, str(location), working_directory=str(CHECKOUT)) as ui,
-    ):
-        yield ui
+def open_ui(tmp_path, emulator_url):
+    """`open_ui(**emulator_config)`: the UI's GraphQL over a fresh instance and catalogue."""
+    with ExitStack() as stack:
+
+        def start(**config: object):
+            base_url = emulator_url(tracks_per_day=2, **config)
+            location = tmp_path / "location.py"
+            database_url = f"sqlite:///{tmp_path / 'catalogue.db'}"
+            location.write_text(LOCATION.format(base_url=base_url, database_url=database_url))
+            instance = stack.enter_context(dg.instance_for_test(overrides=IN_PROCESS_RUNS))
+            return stack.enter_context(
+                in_process_ui(instance, str(location), working_directory=str(CHECKOUT))
+            )
+
+        yield start
 
 
 def _only_run(ui, backfill_id: str) -> tuple[str, str, dict[str, str]]:
@@ -78,7 +92,8 @@ def _only_run(ui, backfill_id: str) -> tuple[str, str, dict[str, str]]:
     return run["jobName"], run["status"], {tag["key"]: tag["value"] for tag in run["tags"]}
 
 
-def test_backfills_run_as_one_run_with_visible_days_and_the_ui_reads_each_day(ui):
+def test_backfills_run_as_one_run_with_visible_days_and_the_ui_reads_each_day(open_ui):
+    ui = open_ui()
     # From the job's page a backfill is the daily_collection job's, one run (single-run policy).
     job, status, tags = _only_run(ui, ui.launch_backfill(ALL_ASSETS, JOB_PAGE_DAYS, job=JOB_NAME))
     assert (job, status) == (JOB_NAME, "SUCCESS")
@@ -96,8 +111,19 @@ def test_backfills_run_as_one_run_with_visible_days_and_the_ui_reads_each_day(ui
         asset: {spec.name: "SUCCEEDED" for spec in CHECK_SPECS if spec.asset_key.path == [asset]}
         for asset in ALL_ASSETS
     }
-    expected[ENRICHMENT.to_user_string()][FRESHNESS] = "SKIPPED"
+    # The days of 2024 leave yesterday's partition missing: overdue, a warning, said so.
+    expected[ENRICHMENT.to_user_string()][FRESHNESS] = "WARN"
     assert cards == expected
+    freshness = ui.latest_executions("spotify_enrichments")[FRESHNESS]
+    assert freshness["status"] == "FAILED"
+    assert freshness["evaluation"]["description"].startswith(
+        f"Asset is overdue: partition {_due_day().isoformat()} was due by"
+    )
+    assert ui.card_lines(ALL_ASSETS) == {
+        "raw_beatport_tracks": ("SUCCEEDED", "1 / 1 Passed"),
+        "processed_tracks": ("SUCCEEDED", "2 / 2 Passed"),
+        "spotify_enrichments": ("WARN", "2 / 3 Passed"),
+    }
 
     for asset, labels in PLOTTED_PER_DAY.items():
         entries = ui.latest_entries(asset, DAYS)
@@ -108,3 +134,64 @@ def test_backfills_run_as_one_run_with_visible_days_and_the_ui_reads_each_day(ui
             assert by_label["dagster/row_count"].value > 0, (asset, day)
     for by_label in ui.latest_entries("spotify_enrichments", DAYS).values():
         assert by_label["match_rate"].kind == "FloatMetadataEntry"
+
+
+FAILING_RUN = day_keys(date(2024, 1, 1), date(2024, 1, 5))
+FAILING_DAY = "2024-01-03"
+
+
+def test_one_failing_day_reads_failed_alone_and_a_run_through_yesterday_reads_fresh(open_ui):
+    """A 5-day backfill whose middle day fails its crawl: that day reads Failed for each asset
+    and Failed / Execution failed for each check (the later checks were planned for it, never
+    evaluated: the day went no further), the four others Passed. The freshness check, evaluated
+    by the run itself, reads overdue, then Passed after a run of the day it expects."""
+    days, bad = FAILING_RUN, FAILING_DAY
+    ui = open_ui(failing_genre_day=(5, date.fromisoformat(bad)))
+
+    [run] = ui.run_backfill(ui.launch_backfill(ALL_ASSETS, days))["runs"]
+
+    assert run["status"] == "FAILURE"
+    [reason] = ui.step_failures(run["runId"])
+    assert reason.startswith("1 of 5 days failed")
+    assert f"{bad}: incomplete crawl" in reason
+    good = dict.fromkeys([day for day in days if day != bad], "SUCCEEDED")
+    not_evaluated = {**good, bad: "EXECUTION_FAILED"}
+    expected = {
+        "raw_beatport_tracks": {"complete_against_api_count": {**good, bad: "FAILED"}},
+        "processed_tracks": dict.fromkeys(
+            ["no_quarantined_or_stuck_records", "isrc_validity"], not_evaluated
+        ),
+        "spotify_enrichments": dict.fromkeys(["no_pending_lookups", "match_rate"], not_evaluated),
+    }
+    for asset, checks in expected.items():
+        materialized, by_check = ui.partition_statuses(asset)
+        assert {day: materialized[day] for day in days} == {
+            **dict.fromkeys(good, "MATERIALIZED"),
+            bad: "FAILED",
+        }, asset
+        assert {name: by_check[name] for name in checks} == checks, asset
+    freshness = ui.latest_executions("spotify_enrichments")[FRESHNESS]
+    assert (freshness["status"], freshness["partition"]) == ("FAILED", None)
+
+    # Each card counts a check Passed only if it passed on every day, and colours a failed one
+    # by the severity of the check's latest evaluation (the last good day's, here).
+    assert ui.graph_cards(ALL_ASSETS) == {
+        "raw_beatport_tracks": {"complete_against_api_count": "ERROR"},
+        "processed_tracks": {"no_quarantined_or_stuck_records": "WARN", "isrc_validity": "ERROR"},
+        "spotify_enrichments": {
+            "no_pending_lookups": "WARN",
+            "match_rate": "WARN",
+            FRESHNESS: "WARN",
+        },
+    }
+    assert ui.card_lines(ALL_ASSETS) == {
+        "raw_beatport_tracks": ("ERROR", "0 / 1 Passed"),
+        "processed_tracks": ("ERROR", "0 / 2 Passed"),
+        "spotify_enrichments": ("WARN", "0 / 3 Passed"),
+    }
+
+    [run] = ui.run_backfill(ui.launch_backfill(ALL_ASSETS, [_due_day().isoformat()]))["runs"]
+    assert run["status"] == "SUCCESS"
+    freshness = ui.latest_executions("spotify_enrichments")[FRESHNESS]
+    assert freshness["status"] == "SUCCEEDED"
+    assert ui.graph_cards(["spotify_enrichments"])["spotify_enrichments"][FRESHNESS] == "SUCCEEDED"

@@ -11,7 +11,8 @@ without a lookup) fails at ERROR, and the first two also stop that day going fur
 from __future__ import annotations
 
 import warnings
-from datetime import date
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
 
 import dagster as dg
 
@@ -183,16 +184,74 @@ warnings.filterwarnings(
     message=r"Function `build_(time_partition_freshness_checks|sensor_for_freshness_checks)`",
 )
 
+FRESHNESS_SEVERITY = WARN
+"""The severity `build_time_partition_freshness_checks` fails with by default (Dagster's)."""
+_DEADLINE_CRON = f"0 {settings.freshness_deadline_hour()} * * *"
+
 freshness_checks = dg.build_time_partition_freshness_checks(
     assets=[ENRICHMENT],
-    deadline_cron=f"0 {settings.freshness_deadline_hour()} * * *",
+    deadline_cron=_DEADLINE_CRON,
     timezone="UTC",
+    severity=FRESHNESS_SEVERITY,
 )
 """Fails once the deadline hour (UTC) has passed and yesterday's partition of the last asset is
-not materialized: the whole chain, not only the schedule, is late."""
+not materialized: the whole chain, not only the schedule, is late. Its own step runs only when
+its sensor requests it; runs that materialize the asset evaluate it in their step instead
+(`freshness`): a run from the asset graph plans this step too, but Dagster skips it, as the step
+that materializes the asset yields no output it could wait for."""
+[FRESHNESS_KEY] = freshness_checks[0].check_keys
 
 freshness_sensor = dg.build_sensor_for_freshness_checks(
     freshness_checks=freshness_checks,
     name="freshness_checks_sensor",
     default_status=dg.DefaultSensorStatus.RUNNING,
 )
+
+
+@dataclass(frozen=True)
+class FreshnessDue:
+    """Which day must be materialized at a given time: the day before the latest deadline."""
+
+    day: date
+    deadline: datetime
+    """The latest deadline passed (today's at the deadline hour, or yesterday's before it)."""
+    next_deadline: datetime
+    """Until then the answer cannot change from passed to failed."""
+
+
+def freshness_due(now: datetime, deadline_hour: int) -> FreshnessDue:
+    """The day `build_time_partition_freshness_checks` expects at `now` for a daily partition
+    in UTC and the cron `0 <deadline_hour> * * *`: before 06:00 on 2024-01-03 with the deadline
+    at 6 that is 2024-01-01, from 06:00 on it is 2024-01-02."""
+    today = datetime.combine(now.astimezone(UTC).date(), time(deadline_hour), UTC)
+    deadline = today if now >= today else today - timedelta(days=1)
+    return FreshnessDue(deadline.date() - timedelta(days=1), deadline, deadline + timedelta(days=1))
+
+
+def freshness(due: FreshnessDue, materialized: bool) -> dg.AssetCheckEvaluation:
+    """The freshness check as its own step would judge it, with the metadata Dagster's freshness
+    sensor reads to decide when to evaluate it again (`dagster/fresh_until_timestamp` on a
+    pass). A day before the first partition is never due."""
+    key = partition_key(due.day)
+    passed = materialized or due.day < daily_partitions.start.date()
+    metadata: dict[str, object] = {
+        "dagster/freshness_params": dg.MetadataValue.json(
+            {"timezone": "UTC", "deadline_cron": _DEADLINE_CRON}
+        ),
+        "dagster/latest_cron_tick_timestamp": dg.MetadataValue.timestamp(due.deadline),
+        "expected_partition": key,
+    }
+    if passed:
+        metadata["dagster/fresh_until_timestamp"] = dg.MetadataValue.timestamp(due.next_deadline)
+        description = f"Asset is currently fresh: partition {key} is materialized."
+    else:
+        due_by = f"{due.deadline:%Y-%m-%d %H:%M} UTC"
+        description = f"Asset is overdue: partition {key} was due by {due_by}."
+    return dg.AssetCheckEvaluation(
+        asset_key=FRESHNESS_KEY.asset_key,
+        check_name=FRESHNESS_KEY.name,
+        passed=passed,
+        severity=FRESHNESS_SEVERITY,
+        metadata=metadata,
+        description=description,
+    )

@@ -3,7 +3,8 @@
 Dagster's own output path materializes every partition of a step's range at once, so a ranged
 run could not otherwise fail one day and keep the others. This step therefore reports each
 day itself: an `AssetMaterialization` per day that is sound, carrying that day's figures, and
-an `AssetCheckEvaluation` per checked day. A day whose crawl is incomplete or whose records are
+an `AssetCheckEvaluation` per checked day, and at the end the freshness check as the run
+leaves the asset. A day whose crawl is incomplete or whose records are
 stuck goes no further and gets no materialization; the other days are processed and enriched
 all the same, and the step fails at the end naming the failed days, so Dagster marks exactly
 those partitions Failed.
@@ -69,6 +70,7 @@ class DaysStep:
             yield from self._process()
         if ENRICHMENT in self._selected:
             yield from self._enrich()
+            yield self._freshness()
         self._context.log.info("Run summary: " + "; ".join(self.summary or ["nothing to do"]))
         if self.failed:
             raise dg.Failure(
@@ -145,6 +147,18 @@ class DaysStep:
                 yield self._targeted(checks.no_pending(day, outcomes))
             if checks.MATCH_RATE.key in self._checks:
                 yield self._targeted(checks.match_rate(day, outcomes, floor))
+
+    def _freshness(self) -> dg.AssetCheckEvaluation:
+        """Whether the day due by the latest deadline is materialized now that this run wrote
+        its days, so the check reads what the run left, failed day or not, instead of Skipped
+        (or Execution failed) until its sensor comes by. Evaluated in every run that
+        materializes the asset, whether or not the run planned the check."""
+        due = checks.freshness_due(self._clock(), settings.freshness_deadline_hour())
+        records = self._context.instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=ENRICHMENT, asset_partitions=[partition_key(due.day)]),
+            limit=1,
+        ).records
+        return checks.freshness(due, materialized=bool(records))
 
     # ------------------------------------------------------------ helpers
 

@@ -39,7 +39,11 @@ query Status($id: String!) {
     ... on PythonError { message stack }
     ... on PartitionBackfill {
       status
-      runs(limit: 10) { runId jobName status startTime endTime tags { key value } }
+      timestamp
+      endTimestamp
+      runs(limit: 10) {
+        runId jobName status creationTime startTime endTime tags { key value }
+      }
     }
   }
 }"""
@@ -90,7 +94,9 @@ query AssetGraphCards($keys: [AssetKeyInput!]!) {
       ... on AssetChecks {
         checks {
           name
-          executionForLatestMaterialization { status evaluation { severity } }
+          executionForLatestMaterialization {
+            status partition evaluation { severity description }
+          }
           partitionStatuses {
             ... on AssetCheckTimePartitionStatuses { ranges { status } }
           }
@@ -132,21 +138,42 @@ class MetadataEntry:
 
 
 def card_status(check: dict[str, Any]) -> str:
-    """A check's status on an asset graph card: the UI's `getAggregateCheckIconType`.
+    """A check's status as the asset graph card counts it: the UI's `getAggregateCheckIconType`
+    (ui-core/src/assets/asset-checks/util.tsx, Dagster 1.13).
 
-    A partitioned check is judged over every partition range it has a result for: any failed
-    range makes it failed, then in progress, then skipped; it passes only when every range
-    succeeded. An unpartitioned check shows its latest execution.
+    A partitioned check is judged over every partition range it has a result for: any range
+    FAILED or EXECUTION_FAILED makes it failed, then IN_PROGRESS, then SKIPPED; it is SUCCEEDED
+    only when every range succeeded. A failed check is `WARN` or `ERROR` by the severity of
+    `executionForLatestMaterialization`, the check's latest execution (whichever partition),
+    not by the failing partition's. An unpartitioned check shows that latest execution.
     """
+    latest = check.get("executionForLatestMaterialization")
+    severity = ((latest or {}).get("evaluation") or {}).get("severity")
+    failed = "WARN" if severity == "WARN" else "ERROR"
     ranges = (check.get("partitionStatuses") or {}).get("ranges") or []
     statuses = {span["status"] for span in ranges}
     if statuses:
-        for status in ("FAILED", "EXECUTION_FAILED", "IN_PROGRESS", "SKIPPED"):
+        if statuses & {"FAILED", "EXECUTION_FAILED"}:
+            return failed
+        for status in ("IN_PROGRESS", "SKIPPED"):
             if status in statuses:
                 return status
         return "SUCCEEDED"
-    latest = check.get("executionForLatestMaterialization")
-    return latest["status"] if latest else "NOT_EVALUATED"
+    if latest is None:
+        return "NOT_EVALUATED"
+    if latest["status"] == "FAILED":
+        return failed
+    return "ERROR" if latest["status"] == "EXECUTION_FAILED" else latest["status"]
+
+
+def card_summary(statuses: dict[str, str]) -> tuple[str, str]:
+    """The check line of an asset graph card (`AssetChecksStatusSummary`, rendering `dag2025`)
+    from its checks' `card_status`: the icon (red cross for any ERROR, yellow warning for any
+    WARN, grey dot for any SKIPPED, else a green tick) and `<SUCCEEDED> / <all> Passed`."""
+    values = set(statuses.values())
+    icon = next((kind for kind in ("ERROR", "WARN", "SKIPPED") if kind in values), "SUCCEEDED")
+    passed = sum(status == "SUCCEEDED" for status in statuses.values())
+    return icon, f"{passed} / {len(statuses)} Passed"
 
 
 class UiGraphQL:
@@ -242,6 +269,19 @@ class UiGraphQL:
                 check["name"]: card_status(check) for check in node["assetChecksOrError"]["checks"]
             }
             for node in nodes
+        }
+
+    def card_lines(self, assets: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """Per asset, the check line its asset graph card shows (`card_summary`)."""
+        return {asset: card_summary(checks) for asset, checks in self.graph_cards(assets).items()}
+
+    def latest_executions(self, asset: str) -> dict[str, dict[str, Any] | None]:
+        """Per check of `asset`, its `executionForLatestMaterialization` (status, partition,
+        evaluation severity and description), or None."""
+        [node] = self.graphql(GRAPH_CARDS, keys=[{"path": [asset]}])["assetNodes"]
+        return {
+            check["name"]: check["executionForLatestMaterialization"]
+            for check in node["assetChecksOrError"]["checks"]
         }
 
     def job_names(self, asset: str) -> list[str]:
