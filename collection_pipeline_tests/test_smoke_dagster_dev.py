@@ -146,6 +146,11 @@ def test_ui_reads_per_day_results_after_a_backfill_with_a_failing_day_and_a_cli_
             [reason] = dev.step_failures(failed_run["runId"])
             assert reason.startswith("1 of 5 days failed")
             assert f"{bad}: incomplete crawl" in reason
+            # The run evaluated the freshness check itself (2024 leaves yesterday missing), so it
+            # reads overdue, neither Skipped nor Execution failed.
+            freshness = dev.latest_executions("spotify_enrichments")["freshness_check"]
+            assert freshness["status"] == "FAILED", freshness
+            assert freshness["evaluation"]["description"].startswith("Asset is overdue")
 
             _cli_run({**env, "DAGSTER_HOME": str(home)}, *CLI_RANGE)
             catalogue = _tracks_per_day(env["COLLECTION_DATABASE_URL"])
