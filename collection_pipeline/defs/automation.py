@@ -15,7 +15,9 @@ JOB_NAME = "daily_collection"
 launched from this job's page; `partitions.range_tags` names the days of a run."""
 
 _DAY_CHECKS = dg.AssetSelection.checks(*(spec.key for spec in CHECK_SPECS))
-"""The per-day checks; the freshness check is evaluated by its sensor against the clock."""
+"""The per-day checks. Not the freshness check: the step evaluates it at the end of the run
+(`DaysStep`), and a planned step of its own would only be skipped; its sensor runs it between
+runs."""
 
 daily_collection_job = dg.define_asset_job(
     JOB_NAME,
