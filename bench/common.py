@@ -1,5 +1,8 @@
 """What every benchmark shares: a standalone emulator, repetitions, and one result format.
 
+The standalone emulator is `collection_pipeline.testing.standalone`'s (tests use it too),
+re-exported here so every benchmark imports its helpers from one module.
+
 Each benchmark script writes `bench/results/<name>.json` through `write_results`, and
 `bench/run_all.py` gathers those files into the README table. A figure is always reported
 beside the baseline or limit it was measured against in the same run, as a ratio with the
@@ -10,18 +13,24 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import statistics
-import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-import httpx
+from collection_pipeline.testing.standalone import standalone_emulator
+
+__all__ = [
+    "RESULTS_DIR",
+    "Figure",
+    "markdown_table",
+    "median_of",
+    "print_table",
+    "standalone_emulator",
+    "write_results",
+]
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -60,49 +69,6 @@ class Figure:
 def median_of(repetitions: int, measure: Callable[[], float]) -> float:
     """Median of several runs: these machines are shared, a single run is noise."""
     return statistics.median(measure() for _ in range(repetitions))
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def standalone_emulator(*args: str) -> Iterator[str]:
-    """Run `python -m collection_pipeline.emulator` in its own process; yield its base URL.
-
-    A separate process keeps the emulator off the benchmark's own interpreter, so the
-    figures measure the client, not a shared GIL.
-    """
-    port = free_port()
-    command = [sys.executable, "-m", "collection_pipeline.emulator", "--host", "127.0.0.1"]
-    process = subprocess.Popen(
-        [*command, "--port", str(port), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base_url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_until_serving(base_url, process)
-        yield base_url
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_until_serving(base_url: str, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            stderr = process.stderr.read().decode() if process.stderr else ""
-            raise RuntimeError(f"emulator exited with {process.returncode}: {stderr}")
-        try:
-            httpx.get(f"{base_url}/_emulator/stats", timeout=1).raise_for_status()
-            return
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    raise RuntimeError(f"emulator at {base_url} did not start within 30 s")
 
 
 def write_results(name: str, figures: list[Figure], parameters: dict[str, object]) -> Path:

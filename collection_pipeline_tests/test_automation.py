@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-import socket
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 
 import dagster as dg
@@ -16,6 +16,7 @@ from collection_pipeline.definitions import build_definitions
 from collection_pipeline.defs import checks
 from collection_pipeline.defs.partitions import daily_partitions, partition_key
 from collection_pipeline.storage import Database
+from collection_pipeline.testing.ports import refusing_port
 from collection_pipeline_tests.support.dagster_runs import (
     bound_resources,
     live_source,
@@ -145,16 +146,16 @@ def test_automation_sensor_ships_running():
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
 
 
-def closed_port_url() -> str:
-    """A PostgreSQL URL nothing listens on: every connection is refused, like a server down."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    return f"postgresql+psycopg2://collector:s3cret@127.0.0.1:{port}/catalogue"
+@pytest.fixture
+def closed_port_url() -> Iterator[str]:
+    """A PostgreSQL URL nothing listens on: every connection is refused, like a server down.
+    The port stays bound (not listening) for the test, so no other process can serve on it."""
+    with refusing_port() as port:
+        yield f"postgresql+psycopg2://collector:s3cret@127.0.0.1:{port}/catalogue"
 
 
-def test_schedule_and_sensor_start_no_run_while_the_database_is_unreachable():
-    resources = bound_resources(live_source("http://unused"), closed_port_url())
+def test_schedule_and_sensor_start_no_run_while_the_database_is_unreachable(closed_port_url):
+    resources = bound_resources(live_source("http://unused"), closed_port_url)
     defs = build_definitions(resources)
     sensor = defs.get_sensor_def("spotify_recheck_sensor")
 

@@ -2,47 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import httpx
 
+from collection_pipeline.testing.standalone import standalone_emulator
+
 HOST_HEADER = {"Host": "api.emulator.test"}  # links echo the Host header, as Beatport's do
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@contextmanager
-def standalone(*args: str) -> Iterator[str]:
-    port = _free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "collection_pipeline.emulator", "--port", str(port), *args],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
-            try:
-                httpx.get(f"{base}/_emulator/stats", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "emulator did not start"
-                time.sleep(0.05)
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 def conversation(base: str) -> list[bytes]:
@@ -79,13 +43,13 @@ def conversation(base: str) -> list[bytes]:
 
 
 def test_same_seed_gives_byte_identical_responses_across_processes() -> None:
-    with standalone("--seed", "7") as one, standalone("--seed", "7") as two:
+    with standalone_emulator("--seed", "7") as one, standalone_emulator("--seed", "7") as two:
         first, second = conversation(one), conversation(two)
     assert len(first) > 20
     assert first == second
 
 
 def test_another_seed_gives_another_catalogue() -> None:
-    with standalone("--seed", "7") as one, standalone("--seed", "8") as two:
+    with standalone_emulator("--seed", "7") as one, standalone_emulator("--seed", "8") as two:
         first, second = conversation(one), conversation(two)
     assert first[1] != second[1]

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -36,12 +35,15 @@ from dagster._grpc.client import DagsterGrpcClient
 from dagster._grpc.types import ListRepositoriesResponse
 from dagster_shared.serdes import deserialize_value
 
+from collection_pipeline.testing.ports import PortTakenError, retry_if_port_taken
 from collection_pipeline_tests.support.build_context import ROOT, copy_context, dockerfile_cmd
 
 pytestmark = pytest.mark.slow
 
 IMAGE = "registry.example.com/collection-pipeline:0.1.0"
 RELEASE = "dagster"
+CODE_SERVER_STARTED = "Started Dagster code server"
+BIND_FAILED = "Failed to bind to address"  # gRPC's words when the port is taken
 # What `collection-pipeline-env` holds (README "Scaling out"); any credentials do for loading.
 SECRET = {
     "COLLECTION_DATABASE_URL": "postgresql+psycopg2://user:pass@127.0.0.1:5432/catalogue",
@@ -97,12 +99,6 @@ def image(tmp_path_factory) -> ImageEnv:
     return ImageEnv(context=context, venv=venv)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _deployment() -> dict:
     values = yaml.safe_load((ROOT / "deploy" / "k8s" / "values.yaml").read_text())
     [deployment] = values["dagster-user-deployments"]["deployments"]
@@ -142,24 +138,43 @@ def _chart_pod_env(image: ImageEnv, home: Path, deployment: dict) -> dict[str, s
 
 
 @pytest.fixture
-def code_server(image, tmp_path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
+def code_server(image, tmp_path) -> Iterator[tuple[int, subprocess.Popen[str], Path]]:
+    """The code server as the chart starts it; its port, process and output file.
+
+    `dagster api grpc` takes a port number, not a socket, so the port cannot be held for it: a
+    race lost for it ends the server at once with gRPC's bind error, and it is started again
+    on a fresh port (`retry_if_port_taken`).
+    """
     deployment = _deployment()
-    port = _free_port()
     home = tmp_path / "dagster_home"  # the image creates global.dagsterHome, empty
     home.mkdir()
-    # The chart's args; 127.0.0.1 instead of 0.0.0.0 keeps the test on loopback.
-    args = ["dagster", "api", "grpc", "-h", "127.0.0.1", "-p", str(port)]
-    args += deployment["dagsterApiGrpcArgs"]
-    server = subprocess.Popen(
-        [image.bin("dagster"), *args[1:]],
-        cwd=image.context,  # the image's WORKDIR holds the same files
-        env=_chart_pod_env(image, home, deployment),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    output = tmp_path / "code-server.log"
+
+    def start(port: int) -> tuple[int, subprocess.Popen[str]]:
+        # The chart's args; 127.0.0.1 instead of 0.0.0.0 keeps the test on loopback.
+        args = ["dagster", "api", "grpc", "-h", "127.0.0.1", "-p", str(port)]
+        args += deployment["dagsterApiGrpcArgs"]
+        with output.open("w") as out:
+            server = subprocess.Popen(
+                [image.bin("dagster"), *args[1:]],
+                cwd=image.context,  # the image's WORKDIR holds the same files
+                env=_chart_pod_env(image, home, deployment),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        deadline = time.monotonic() + 120
+        while server.poll() is None and time.monotonic() < deadline:
+            if CODE_SERVER_STARTED in output.read_text():
+                break
+            time.sleep(0.2)  # bounded polling of the server's own output
+        if server.poll() is not None and BIND_FAILED in output.read_text():
+            raise PortTakenError(f"port {port} was taken before the code server bound it")
+        return port, server
+
+    port, server = retry_if_port_taken(start)
     try:
-        yield port, server
+        yield port, server, output
     finally:
         server.terminate()
         try:
@@ -169,7 +184,7 @@ def code_server(image, tmp_path) -> Iterator[tuple[int, subprocess.Popen[str]]]:
 
 
 def test_code_server_starts_as_the_chart_runs_it_and_passes_its_health_check(image, code_server):
-    port, server = code_server
+    port, server, output = code_server
     probe = [image.bin("dagster"), "api", "grpc-health-check", "-p", str(port)]
     deadline = time.monotonic() + 120
     while True:
@@ -177,8 +192,10 @@ def test_code_server_starts_as_the_chart_runs_it_and_passes_its_health_check(ima
         if checked.returncode == 0:
             break
         if server.poll() is not None or time.monotonic() > deadline:
-            output = server.stdout.read() if server.poll() is not None else ""
-            pytest.fail(f"code server never became healthy: {checked.stderr[-1500:]}{output}")
+            pytest.fail(
+                f"code server never became healthy: {checked.stderr[-1500:]}"
+                f"{output.read_text()[-3000:]}"
+            )
         time.sleep(0.5)  # readiness polling, like the chart's probe; no rate is measured
 
     client = DagsterGrpcClient(port=port, host="127.0.0.1")

@@ -19,6 +19,9 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--fd", type=int, default=None,
+                        help="serve on this inherited, already listening socket instead of "
+                        "--host/--port (a parent that holds the port passes it)")  # fmt: skip
     parser.add_argument("--profile", choices=PROFILES, default="default")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--tracks-per-day", type=int, default=20,
@@ -91,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     except ValueError as exc:
         raise SystemExit(f"python -m collection_pipeline.emulator: {exc}") from None
     uvicorn.run(
-        create_app(config), host=args.host, port=args.port, log_level="warning",
+        create_app(config), host=args.host, port=args.port, fd=args.fd, log_level="warning",
         access_log=False, lifespan="off",
     )  # fmt: skip
 

@@ -3,13 +3,18 @@
 `dagster_dev` starts the webserver and daemon on a DAGSTER_HOME of the caller's, waits until the
 UI answers, and stops the whole process group on exit; `DagsterDev` sends the UI's queries of
 `ui_graphql` to it over HTTP.
+
+`dagster dev` takes a port number, not a socket, so the port cannot be held for it: it gets one
+that was free a moment ago, and when its webserver then finds the port taken (uvicorn logs
+"address already in use" and `dagster dev` keeps running without a UI) it is stopped and
+started again on a fresh port (`ports.retry_if_port_taken`). The UI that answers must be on our
+DAGSTER_HOME, so the winner of the race (another test's `dagster dev`) is never taken for ours.
 """
 
 from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,17 +26,14 @@ from typing import Any
 
 import httpx
 
+from collection_pipeline.testing.ports import PortTakenError, retry_if_port_taken
 from collection_pipeline.testing.ui_graphql import UiGraphQL, day_keys
 
-__all__ = ["DagsterDev", "dagster_dev", "day_keys", "free_port"]
+__all__ = ["DagsterDev", "dagster_dev", "day_keys"]
 
 STARTUP_TIMEOUT_S = 180
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+PORT_TAKEN = "address already in use"
+INSTANCE_INFO = "{ instance { info } }"
 
 
 @dataclass
@@ -66,7 +68,6 @@ class DagsterDev(UiGraphQL):
 @contextmanager
 def dagster_dev(home: Path, env: Mapping[str, str]) -> Iterator[DagsterDev]:
     """`dagster dev` for the code location, on `home` (holding its dagster.yaml)."""
-    port = free_port()
     log_path = home / "dagster-dev.log"
     full_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("BEATPORT_", "SPOTIFY_"))},
@@ -74,34 +75,52 @@ def dagster_dev(home: Path, env: Mapping[str, str]) -> Iterator[DagsterDev]:
         "DAGSTER_HOME": str(home),
     }
     command = [sys.executable, "-m", "dagster", "dev", "-m", "collection_pipeline.definitions"]
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [*command, "-h", "127.0.0.1", "-p", str(port)],
-            cwd=home,
-            env=full_env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+
+    def start(port: int) -> tuple[DagsterDev, subprocess.Popen[bytes]]:
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [*command, "-h", "127.0.0.1", "-p", str(port)],
+                cwd=home,
+                env=full_env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         dev = DagsterDev(f"http://127.0.0.1:{port}", log_path)
         try:
-            _wait_until_up(dev, process)
-            yield dev
-        finally:
-            os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            _wait_until_up(dev, process, home)
+        except BaseException:
+            _stop(process)
+            raise
+        return dev, process
+
+    dev, process = retry_if_port_taken(start)
+    try:
+        yield dev
+    finally:
+        _stop(process)
 
 
-def _wait_until_up(dev: DagsterDev, process: subprocess.Popen[bytes]) -> None:
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def _wait_until_up(dev: DagsterDev, process: subprocess.Popen[bytes], home: Path) -> None:
+    """Bounded polling until our UI answers with the code location loaded."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
         assert process.poll() is None, dev.tail()
+        if PORT_TAKEN in dev.log.read_text().lower():
+            raise PortTakenError(f"{dev.url} was taken before dagster dev bound it")
         try:
             if httpx.get(f"{dev.url}/server_info", timeout=2).is_success:
+                if str(home) not in dev.graphql(INSTANCE_INFO)["instance"]["info"]:
+                    raise PortTakenError(f"{dev.url} serves another DAGSTER_HOME")
                 # The webserver answers before the code location has loaded.
                 dev.partition_statuses("raw_beatport_tracks")
                 return
