@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -438,6 +438,17 @@ LIVE_REQUIRED = {
     "spotify": (SPOTIFY_API_URL, SPOTIFY_TOKEN_URL, SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET),
 }
 """What live mode needs per API; the refresh token and its client id are optional."""
+
+CREDENTIAL_NAMES: Mapping[str, str] = {
+    "beatport_access_token": BEATPORT_ACCESS_TOKEN.name,
+    "beatport_refresh_token": BEATPORT_REFRESH_TOKEN.name,
+    "beatport_client_id": BEATPORT_CLIENT_ID.name,
+    "spotify_client_id": SPOTIFY_CLIENT_ID.name,
+    "spotify_client_secret": SPOTIFY_CLIENT_SECRET.name,
+}
+"""The variable that sets each credential of `clients.auth.CREDENTIALS`: the clients name the
+credential, and the layer that builds them from settings passes these so that an
+authentication error names the variable to fix."""
 
 
 def problems(variables: Iterable[Variable] = VARIABLES) -> list[SettingsError]:

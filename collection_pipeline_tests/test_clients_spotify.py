@@ -105,7 +105,7 @@ def test_a_fatal_error_stops_new_lookups_and_keeps_finished_ones() -> None:
     with client_for(fake, max_concurrency=4) as client:
         batch = client.search_many(isrcs)
     assert isinstance(batch.fatal, AuthenticationError)
-    assert "SPOTIFY_CLIENT_ID" in str(batch.fatal)
+    assert "check the Spotify client id and the Spotify client secret" in str(batch.fatal)
     assert len(batch.results) == 10
     assert not set(batch.results) & set(batch.errors)
     never_sent = set(isrcs) - set(batch.results) - set(batch.errors)

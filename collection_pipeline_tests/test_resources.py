@@ -18,8 +18,10 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
+from collection_pipeline import settings
+from collection_pipeline.clients import auth
 from collection_pipeline.clients.errors import TransientError
-from collection_pipeline.defs.assets import _non_retryable_errors_fail_fast
+from collection_pipeline.defs.assets import non_retryable_errors_fail_fast
 from collection_pipeline.defs.resources import (
     ApiSourceResource,
     DatabaseResource,
@@ -280,9 +282,27 @@ def test_the_step_retry_policy_retries_api_errors_but_not_a_database_past_its_de
 ):
     @dg.asset(retry_policy=dg.RetryPolicy(max_retries=1))
     def step() -> None:
-        with _non_retryable_errors_fail_fast():
+        with non_retryable_errors_fail_fast():
             raise error
 
     result = dg.materialize([step], raise_on_error=False)
     assert not result.success
     assert _retries(result) == retries
+
+
+def test_every_credential_the_clients_name_has_its_variable() -> None:
+    assert set(settings.CREDENTIAL_NAMES) == set(auth.CREDENTIALS)
+
+
+def test_wrong_credentials_fail_the_step_once_naming_the_variables_to_fix(tmp_path, emulator_url):
+    """Through the real asset: the clients name the credential, the resources built them with
+    the settings' names, and a failure no retry can fix is not retried."""
+    base_url = emulator_url(tracks_per_day=2, credentials={"spotify_client_secret": "right"})
+    resources = bound_resources(live_source(base_url), f"sqlite:///{tmp_path / 'catalogue.db'}")
+    with dg.DagsterInstance.ephemeral() as instance:
+        result = run_range(resources, instance, DAY, DAY)
+    assert not result.success
+    assert _retries(result) == 0
+    (message,) = set(_failure_messages(result))
+    assert "Spotify token request failed (status 400)" in message
+    assert message.endswith("check SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET")

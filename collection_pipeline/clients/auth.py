@@ -1,7 +1,9 @@
 """Bearer tokens for both services: cached, renewed before expiry, refreshed once after a 401.
 
 Secrets live only in these objects and in request headers; reprs mask them, and every message
-names the environment variable to fix instead of echoing a value.
+names the credential to fix instead of echoing a value. The clients know credentials, not where
+they come from: a message says "the Spotify client secret" unless the caller names them
+(`credential_names`, which the settings layer fills with the environment variables).
 """
 
 from __future__ import annotations
@@ -14,6 +16,15 @@ from typing import Any
 
 from collection_pipeline.clients.errors import ApiError, AuthenticationError
 
+CREDENTIALS: Mapping[str, str] = {
+    "beatport_access_token": "the Beatport access token",
+    "beatport_refresh_token": "the Beatport refresh token",
+    "beatport_client_id": "the Beatport client id",
+    "spotify_client_id": "the Spotify client id",
+    "spotify_client_secret": "the Spotify client secret",
+}
+"""Every credential a client holds, and what its messages call it when not told otherwise."""
+
 PostForm = Callable[[str, Mapping[str, str], Mapping[str, str]], Any]
 """(url, form fields, headers) -> decoded JSON; the client's policy sender, unauthenticated."""
 
@@ -22,10 +33,23 @@ def mask(secret: str | None) -> str:
     return "None" if secret is None else "'***'"
 
 
+def credential_namer(names: Mapping[str, str] | None) -> Callable[[str], str]:
+    """What messages call each credential: `names` (credential -> e.g. a variable name) over
+    the plain descriptions of CREDENTIALS."""
+    known = {**CREDENTIALS, **(names or {})}
+    return known.__getitem__
+
+
 class _CachedToken:
     """A token renewed `renew_margin_s` before expiry (at most a quarter of its lifetime early)."""
 
-    def __init__(self, clock: Callable[[], float], renew_margin_s: float) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float],
+        renew_margin_s: float,
+        credential_names: Mapping[str, str] | None,
+    ) -> None:
+        self._name = credential_namer(credential_names)
         self._lock = threading.Lock()
         self._clock = clock
         self._renew_margin_s = renew_margin_s
@@ -48,8 +72,6 @@ class _CachedToken:
 class SpotifyCredentials(_CachedToken):
     """Client-credentials flow (HTTP Basic) for the Spotify Web API."""
 
-    HINT = "check SPOTIFY_CLIENT_ID and SPOTIFY_CLIENT_SECRET"
-
     def __init__(
         self,
         token_url: str,
@@ -59,18 +81,22 @@ class SpotifyCredentials(_CachedToken):
         *,
         clock: Callable[[], float] = time.monotonic,
         renew_margin_s: float = 60.0,
+        credential_names: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(clock, renew_margin_s)
+        super().__init__(clock, renew_margin_s, credential_names)
         if not client_id or not client_secret:
             missing = [
-                name
-                for name, value in (
-                    ("SPOTIFY_CLIENT_ID", client_id),
-                    ("SPOTIFY_CLIENT_SECRET", client_secret),
+                self._name(credential)
+                for credential, value in (
+                    ("spotify_client_id", client_id),
+                    ("spotify_client_secret", client_secret),
                 )
                 if not value
             ]
             raise AuthenticationError(f"Spotify credentials missing: set {', '.join(missing)}")
+        self._hint = (
+            f"check {self._name('spotify_client_id')} and {self._name('spotify_client_secret')}"
+        )
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
@@ -95,7 +121,7 @@ class SpotifyCredentials(_CachedToken):
                 self._fetch()
 
     def rejected_message(self) -> str:
-        return f"Spotify rejected a freshly issued access token (401); {self.HINT}"
+        return f"Spotify rejected a freshly issued access token (401); {self._hint}"
 
     def secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self._client_id, self._client_secret, self._token) if s)
@@ -115,7 +141,7 @@ class SpotifyCredentials(_CachedToken):
             if isinstance(exc, ApiError) and exc.retryable:
                 raise
             self._failure = AuthenticationError(
-                f"Spotify token request failed ({_reason(exc)}); {self.HINT}"
+                f"Spotify token request failed ({_reason(exc)}); {self._hint}"
             )
             raise self._failure from None
 
@@ -133,8 +159,16 @@ class BeatportCredentials(_CachedToken):
         *,
         clock: Callable[[], float] = time.monotonic,
         renew_margin_s: float = 60.0,
+        credential_names: Mapping[str, str] | None = None,
     ) -> None:
-        super().__init__(clock, renew_margin_s)
+        super().__init__(clock, renew_margin_s, credential_names)
+        access, refresh, client = (
+            self._name(f"beatport_{credential}")
+            for credential in ("access_token", "refresh_token", "client_id")
+        )
+        self._without_refresh = f"renew {access}, or set {refresh} and {client}"
+        self._check_refresh = f"check {refresh} and {client}"
+        self._access_name = access
         self._token_url = token_url
         self._token = access_token or None
         self._refresh_token = refresh_token or None
@@ -142,8 +176,7 @@ class BeatportCredentials(_CachedToken):
         self._post_form = post_form
         if self._token is None and not self.can_refresh:
             raise AuthenticationError(
-                "Beatport credentials missing: set BEATPORT_ACCESS_TOKEN, or BEATPORT_REFRESH_TOKEN"
-                " and BEATPORT_CLIENT_ID"
+                f"Beatport credentials missing: set {access}, or {refresh} and {client}"
             )
 
     def __repr__(self) -> str:
@@ -169,17 +202,13 @@ class BeatportCredentials(_CachedToken):
                 return  # another worker refreshed already
             if not self.can_refresh:
                 raise AuthenticationError(
-                    "Beatport rejected BEATPORT_ACCESS_TOKEN (401) and no refresh is configured: "
-                    "set a valid BEATPORT_ACCESS_TOKEN, or BEATPORT_REFRESH_TOKEN and "
-                    "BEATPORT_CLIENT_ID"
+                    f"Beatport rejected {self._access_name} (401) and no refresh is configured: "
+                    f"{self._without_refresh}"
                 )
             self._refresh()
 
     def rejected_message(self) -> str:
-        return (
-            "Beatport rejected a freshly refreshed access token (401); check "
-            "BEATPORT_REFRESH_TOKEN and BEATPORT_CLIENT_ID"
-        )
+        return f"Beatport rejected a freshly refreshed access token (401); {self._check_refresh}"
 
     def secrets(self) -> tuple[str, ...]:
         return tuple(s for s in (self._token, self._refresh_token, self._client_id) if s)
@@ -205,8 +234,7 @@ class BeatportCredentials(_CachedToken):
             if isinstance(exc, ApiError) and exc.retryable:
                 raise
             self._failure = AuthenticationError(
-                f"Beatport token refresh failed ({_reason(exc)}); check BEATPORT_REFRESH_TOKEN "
-                "and BEATPORT_CLIENT_ID"
+                f"Beatport token refresh failed ({_reason(exc)}); {self._check_refresh}"
             )
             raise self._failure from None
 

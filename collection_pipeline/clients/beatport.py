@@ -515,7 +515,9 @@ class BeatportAPIClient:
         page_size: int = 100,
         max_recrawls: int = 3,
         transport: httpx.BaseTransport | None = None,
+        credential_names: Mapping[str, str] | None = None,
     ) -> None:
+        """`credential_names`: what error messages call each credential (`auth.CREDENTIALS`)."""
         self.base_url = base_url.rstrip("/")
         self.policy = policy or HttpPolicy()
         self.stats = RequestStats()
@@ -536,6 +538,7 @@ class BeatportAPIClient:
             lambda url, data, headers: self._sender.request_json(
                 "POST", url, data=data, headers=headers
             ),
+            credential_names=credential_names,
         )
         self._pool = ThreadPoolExecutor(max_concurrency, thread_name_prefix="beatport")
         self._closed = threading.Event()

@@ -177,8 +177,10 @@ class SpotifyAPIClient:
         search_limit: int = 10,
         transport: httpx.BaseTransport | None = None,
         clock: Callable[[], float] = time.monotonic,
+        credential_names: Mapping[str, str] | None = None,
     ) -> None:
-        """`clock` times the token's renewal (a test moves it with the emulator's clock)."""
+        """`clock` times the token's renewal (a test moves it with the emulator's clock);
+        `credential_names` is what error messages call each credential (`auth.CREDENTIALS`)."""
         if not 1 <= search_limit <= MAX_SEARCH_LIMIT:
             raise ValueError(f"search_limit must be within 1..{MAX_SEARCH_LIMIT}")
         self.base_url = base_url.rstrip("/")
@@ -205,6 +207,7 @@ class SpotifyAPIClient:
                 "POST", url, data=data, headers=headers, paced=False
             ),
             clock=clock,
+            credential_names=credential_names,
         )
 
     def __repr__(self) -> str:

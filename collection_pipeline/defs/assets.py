@@ -85,7 +85,7 @@ SPECS = (
 
 
 @contextmanager
-def _non_retryable_errors_fail_fast() -> Iterator[None]:
+def non_retryable_errors_fail_fast() -> Iterator[None]:
     """Turn what a step retry cannot fix into a final failure: a service error that waiting
     cannot fix (bad credentials), and a database unreachable past the outage deadline, which
     the step has already spent waiting inside (a retry would wait the deadline out again)."""
@@ -125,7 +125,7 @@ def catalogue_days(
         raise problem
     with (
         interrupts_are_final(),
-        _non_retryable_errors_fail_fast(),
+        non_retryable_errors_fail_fast(),
         collection_service(
             database,
             context.run.run_id,

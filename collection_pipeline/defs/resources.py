@@ -211,6 +211,7 @@ class BeatportResource(dg.ConfigurableResource):
             max_concurrency=self.max_concurrency,
             page_size=self.page_size,
             policy=HttpPolicy(retry_after_cap=self.retry_after_cap_s),
+            credential_names=settings.CREDENTIAL_NAMES,
         )
 
 
@@ -246,6 +247,7 @@ class SpotifyResource(dg.ConfigurableResource):
             max_concurrency=self.max_concurrency,
             search_limit=self.search_limit,
             policy=HttpPolicy(retry_after_cap=self.retry_after_cap_s),
+            credential_names=settings.CREDENTIAL_NAMES,
         )
 
 
