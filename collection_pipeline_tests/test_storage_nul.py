@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import date
 from typing import Any
 
 import pytest
 
-from collection_pipeline.domain import DateWindow
 from collection_pipeline.storage import RawRecordIn, UpsertCounts
 from collection_pipeline.storage.hashing import (
     canonical_json,
@@ -15,10 +13,8 @@ from collection_pipeline.storage.hashing import (
     escape_nul,
     unescape_nul,
 )
-from collection_pipeline_tests.support.catalog import new_database, query
+from collection_pipeline_tests.support.catalog import DAY, WINDOW, new_database, query
 
-DAY = date(2024, 3, 1)
-WINDOW = DateWindow.single_day(DAY)
 TRICKY: dict[str, Any] = {
     "id": 7,
     "name": "Glue\x00",

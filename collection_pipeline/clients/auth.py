@@ -68,6 +68,28 @@ class _CachedToken:
     def _needs_renewal(self) -> bool:
         return self._token is None or self._clock() >= self._renew_at
 
+    def _renew(
+        self, request: Callable[[], Any], *, default_lifetime_s: float, failed: str, hint: str
+    ) -> Mapping[str, Any]:
+        """Store the token the endpoint answers `request()` with; that answer.
+
+        A refusal is remembered and raised again without asking (wrong credentials stay wrong:
+        do not hammer the token endpoint), as an AuthenticationError saying what `failed`, why,
+        and the `hint`; a retryable error passes through, not remembered.
+        """
+        if self._failure is not None:
+            raise self._failure
+        try:
+            body = request()
+            token = str(body["access_token"])
+            self._store(token, float(body.get("expires_in") or default_lifetime_s))
+        except (ApiError, KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, ApiError) and exc.retryable:
+                raise
+            self._failure = AuthenticationError(f"{failed} ({_reason(exc)}); {hint}")
+            raise self._failure from None
+        return body
+
 
 class SpotifyCredentials(_CachedToken):
     """Client-credentials flow (HTTP Basic) for the Spotify Web API."""
@@ -127,23 +149,17 @@ class SpotifyCredentials(_CachedToken):
         return tuple(s for s in (self._client_id, self._client_secret, self._token) if s)
 
     def _fetch(self) -> None:
-        if self._failure is not None:
-            raise self._failure  # wrong credentials stay wrong: do not hammer the token endpoint
         basic = base64.b64encode(f"{self._client_id}:{self._client_secret}".encode()).decode()
-        try:
-            body = self._post_form(
+        self._renew(
+            lambda: self._post_form(
                 self._token_url,
                 {"grant_type": "client_credentials"},
                 {"Authorization": f"Basic {basic}"},
-            )
-            self._store(str(body["access_token"]), float(body.get("expires_in") or 3600))
-        except (ApiError, KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, ApiError) and exc.retryable:
-                raise
-            self._failure = AuthenticationError(
-                f"Spotify token request failed ({_reason(exc)}); {self._hint}"
-            )
-            raise self._failure from None
+            ),
+            default_lifetime_s=3600,
+            failed="Spotify token request failed",
+            hint=self._hint,
+        )
 
 
 class BeatportCredentials(_CachedToken):
@@ -214,29 +230,20 @@ class BeatportCredentials(_CachedToken):
         return tuple(s for s in (self._token, self._refresh_token, self._client_id) if s)
 
     def _refresh(self) -> None:
-        if self._failure is not None:
-            raise self._failure
         assert self._refresh_token is not None
         assert self._client_id is not None
-        try:
-            body = self._post_form(
-                self._token_url,
-                {
-                    "grant_type": "refresh_token",
-                    "refresh_token": self._refresh_token,
-                    "client_id": self._client_id,
-                },
-                {},
-            )
-            self._store(str(body["access_token"]), float(body.get("expires_in") or 36000))
-            self._refresh_token = str(body.get("refresh_token") or self._refresh_token)
-        except (ApiError, KeyError, TypeError, ValueError) as exc:
-            if isinstance(exc, ApiError) and exc.retryable:
-                raise
-            self._failure = AuthenticationError(
-                f"Beatport token refresh failed ({_reason(exc)}); {self._check_refresh}"
-            )
-            raise self._failure from None
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": self._refresh_token,
+            "client_id": self._client_id,
+        }
+        body = self._renew(
+            lambda: self._post_form(self._token_url, form, {}),
+            default_lifetime_s=36000,
+            failed="Beatport token refresh failed",
+            hint=self._check_refresh,
+        )
+        self._refresh_token = str(body.get("refresh_token") or self._refresh_token)
 
 
 def _reason(exc: Exception) -> str:
