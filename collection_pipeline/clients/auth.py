@@ -43,6 +43,9 @@ def credential_namer(names: Mapping[str, str] | None) -> Callable[[str], str]:
 class _CachedToken:
     """A token renewed `renew_margin_s` before expiry (at most a quarter of its lifetime early)."""
 
+    _rejected: str
+    """What `rejected_message` says; each service's subclass words it."""
+
     def __init__(
         self,
         clock: Callable[[], float],
@@ -64,6 +67,17 @@ class _CachedToken:
             self._renew_at = self._clock() + expires_in - margin
         else:
             self._renew_at = float("inf")
+
+    def rejected_message(self) -> str:
+        """Why a token the endpoint has just issued was refused (401), and what to check."""
+        return self._rejected
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every secret held, the current token included, to mask in echoed error bodies."""
+        return tuple(s for s in (*self._credentials(), self._token) if s)
+
+    def _credentials(self) -> tuple[str | None, ...]:
+        raise NotImplementedError
 
     def _needs_renewal(self) -> bool:
         return self._token is None or self._clock() >= self._renew_at
@@ -119,6 +133,7 @@ class SpotifyCredentials(_CachedToken):
         self._hint = (
             f"check {self._name('spotify_client_id')} and {self._name('spotify_client_secret')}"
         )
+        self._rejected = f"Spotify rejected a freshly issued access token (401); {self._hint}"
         self._token_url = token_url
         self._client_id = client_id
         self._client_secret = client_secret
@@ -142,11 +157,8 @@ class SpotifyCredentials(_CachedToken):
             if self._token == stale:
                 self._fetch()
 
-    def rejected_message(self) -> str:
-        return f"Spotify rejected a freshly issued access token (401); {self._hint}"
-
-    def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self._client_id, self._client_secret, self._token) if s)
+    def _credentials(self) -> tuple[str | None, ...]:
+        return self._client_id, self._client_secret
 
     def _fetch(self) -> None:
         basic = base64.b64encode(f"{self._client_id}:{self._client_secret}".encode()).decode()
@@ -184,6 +196,9 @@ class BeatportCredentials(_CachedToken):
         )
         self._without_refresh = f"renew {access}, or set {refresh} and {client}"
         self._check_refresh = f"check {refresh} and {client}"
+        self._rejected = (
+            f"Beatport rejected a freshly refreshed access token (401); {self._check_refresh}"
+        )
         self._access_name = access
         self._token_url = token_url
         self._token = access_token or None
@@ -223,11 +238,8 @@ class BeatportCredentials(_CachedToken):
                 )
             self._refresh()
 
-    def rejected_message(self) -> str:
-        return f"Beatport rejected a freshly refreshed access token (401); {self._check_refresh}"
-
-    def secrets(self) -> tuple[str, ...]:
-        return tuple(s for s in (self._token, self._refresh_token, self._client_id) if s)
+    def _credentials(self) -> tuple[str | None, ...]:
+        return self._refresh_token, self._client_id
 
     def _refresh(self) -> None:
         assert self._refresh_token is not None
