@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from collection_pipeline import settings
 from collection_pipeline.clients import BeatportAPIClient, HttpPolicy, SpotifyAPIClient
 from collection_pipeline.domain import CollectResult, DateWindow, EnrichResult, ProcessResult
 from collection_pipeline.service import CollectionService
@@ -122,6 +123,7 @@ def real_service(
             client_id="emulator-client",
             policy=policy,
             max_concurrency=BEATPORT_CONCURRENCY,
+            credential_names=settings.CREDENTIAL_NAMES,  # as the resources build them
         ) as beatport,
         SpotifyAPIClient(
             f"{base_url}/v1",
@@ -130,6 +132,7 @@ def real_service(
             "emulator-secret",
             policy=spotify_policy or policy,
             max_concurrency=SPOTIFY_CONCURRENCY,
+            credential_names=settings.CREDENTIAL_NAMES,
         ) as spotify,
     ):
         yield CollectionService(
