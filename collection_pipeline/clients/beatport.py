@@ -54,10 +54,19 @@ __all__ = [
     "QueryOutcome",
 ]
 
-MAX_ROUNDS = 30
-"""Verification rounds before short leaves are given up. A round re-reads the counts of the
-leaves that changed since their last read; when none of those is short, it re-reads all the
-others, so the crawl ends only on a round in which every leaf was read and none was short."""
+MAX_ROUNDS = 60
+"""Verification rounds that found the catalogue changed, before what is still short is given up.
+
+A round re-reads the counts of the leaves that changed since their last read; when none of those
+is short, it re-reads all the others and confirms every day, so the crawl ends only on a round in
+which every leaf was read and none was short. A round counts against this budget when it saw the
+catalogue change (a count unlike the same query's previous read, a known track on another day or
+gone from its day): a catalogue that never stops moving is given up after this many. Rounds that
+only repair what earlier reads already showed missing count against MAX_QUIET_ROUNDS instead, so
+a catalogue that stops moving late in the crawl still gets every round its repair needs."""
+MAX_QUIET_ROUNDS = 30
+"""Rounds that saw nothing change: a listing that never serves what it counts ends here (a
+leaf's re-crawls at an unchanged count are bounded by `max_recrawls` long before)."""
 CONFIRM_CHUNK = 200
 """Track ids per `id`-filtered count that confirms tracks are still on their day (a URL of
 about 2 kB)."""
@@ -108,6 +117,11 @@ class _Leaf:
     """Changed since its count was last read and found satisfied."""
     fresh_count: int | None = None
     """The `count` every page of its last paging reported, when they all agreed."""
+    observed: int | None = None
+    """The `count` its latest read (page or count) reported: a read unlike it saw a change."""
+    recrawled_at: int | None = None
+    """`count` when it was last re-crawled: re-crawls are bounded per count, since a count that
+    moved means the catalogue changed, not that the listing fails to serve what it counts."""
 
 
 class BeatportCrawl:
@@ -126,6 +140,10 @@ class BeatportCrawl:
         """Tracks of capped first pages, which are not passed on: they only guide splits."""
         self._leaves: list[_Leaf] = []
         self._confirmable = True
+        self._changed = False
+        """Set by any read that saw the catalogue change since the crawl's previous read."""
+        self.rounds = (0, 0)
+        """(rounds that saw the catalogue change, rounds that did not), when iteration ends."""
         self.outcomes: list[QueryOutcome] = []
         """Filled when iteration ends: every leaf, complete or not."""
 
@@ -135,7 +153,9 @@ class BeatportCrawl:
 
     def __iter__(self) -> Iterator[BeatportPage]:
         yield from self._descend([self._root])
-        for _ in range(MAX_ROUNDS):
+        changing = quiet = 0
+        while changing < MAX_ROUNDS and quiet < MAX_QUIET_ROUNDS:
+            self._changed = False
             settled = [leaf for leaf in self._leaves if not leaf.final and not leaf.dirty]
             short = self._verify_round([leaf for leaf in self._leaves if leaf.dirty])
             if not short:
@@ -145,11 +165,23 @@ class BeatportCrawl:
             for leaf in short:
                 leaf.dirty = True
                 yield from self._repair(leaf)
+            changing, quiet = (changing + 1, quiet) if self._changed else (changing, quiet + 1)
         else:
-            for leaf in self._verify_round(self._leaves):
-                leaf.error = leaf.error or "still short after every verification round"
-                leaf.final = True
+            self._give_up(changing)
+        self.rounds = (changing, quiet)
         self.outcomes = [self._outcome(leaf) for leaf in self._leaves]
+
+    def _give_up(self, changing: int) -> None:
+        """Out of rounds: every leaf still short, or holding a day whose tracks left it, is
+        reported incomplete (never a silently short or misfiled day)."""
+        why = (
+            f"still short: the catalogue changed in each of {changing} verification rounds"
+            if changing >= MAX_ROUNDS
+            else f"still short after {MAX_QUIET_ROUNDS} verification rounds without a change"
+        )
+        for leaf in [*self._verify_round(self._leaves), *self._confirm_days()]:
+            leaf.error = leaf.error or why
+            leaf.final = True
 
     # ------------------------------------------------------------------ descent
 
@@ -168,6 +200,7 @@ class BeatportCrawl:
                 continue
             leaf = _Leaf(query, count=first.count, paged_count=first.count)
             self._leaves.append(leaf)
+            self._observe(leaf, first.count)
             yield from self._pages(leaf, first)
 
     def _split_capped(self, query: BeatportQuery, first: _Envelope) -> Iterator[BeatportPage]:
@@ -190,6 +223,7 @@ class BeatportCrawl:
             for future in futures:
                 envelope = future.result()
                 counts.add(envelope.count)
+                self._observe(leaf, envelope.count)
                 yield self._page(leaf.query, envelope)
         except ApiError as exc:
             _reraise_global(exc)
@@ -267,6 +301,7 @@ class BeatportCrawl:
                 leaf.error = _describe(exc)
                 short.append(leaf)
                 continue
+            self._observe(leaf, leaf.count)
             received = self._received(leaf.query)
             if leaf.count >= COUNT_CAP or received < leaf.count:
                 short.append(leaf)
@@ -318,7 +353,8 @@ class BeatportCrawl:
             if confirmed > known:  # the `id` filter is not honoured: counts are all there is
                 self._confirmable = False
                 return []
-            if confirmed != known:
+            if confirmed != known:  # a known track left its day since it was read
+                self._changed = True
                 failing.setdefault(id(leaf), set()).add(query)
         stale: list[_Leaf] = []
         for leaf in [leaf for leaf in self._leaves if id(leaf) in failing]:
@@ -357,11 +393,14 @@ class BeatportCrawl:
             index = self._leaves.index(leaf)
             self._leaves[index : index + 1] = [_Leaf(part) for part in parts]
             return
+        if leaf.recrawls and count != leaf.recrawled_at:  # the catalogue moved, not the listing
+            leaf.recrawls = 0
         if leaf.recrawls >= (1 if leaf.error else self._client.max_recrawls):
             leaf.error = leaf.error or "still short after re-crawling"
             leaf.final = True
             return
         leaf.recrawls += 1
+        leaf.recrawled_at = count
         leaf.error = None
         try:
             first = self._client.submit_page(leaf.query, 1).result()
@@ -369,6 +408,7 @@ class BeatportCrawl:
             _reraise_global(exc)
             leaf.error = _describe(exc)
             return
+        self._observe(leaf, first.count)
         leaf.paged_count = first.count
         if first.count >= COUNT_CAP:
             yield from self._repair(leaf)
@@ -392,7 +432,9 @@ class BeatportCrawl:
         leaf.fresh_count = None
         try:
             for future in futures:
-                yield self._page(leaf.query, future.result())
+                envelope = future.result()
+                self._observe(leaf, envelope.count)
+                yield self._page(leaf.query, envelope)
         except ApiError as exc:
             _reraise_global(exc)
             leaf.error = _describe(exc)
@@ -401,6 +443,12 @@ class BeatportCrawl:
                 future.cancel()
 
     # ------------------------------------------------------------------ bookkeeping
+
+    def _observe(self, leaf: _Leaf, count: int) -> None:
+        """Note the leaf's count as just read; one unlike its previous read is a change."""
+        if leaf.observed is not None and count != leaf.observed:
+            self._changed = True
+        leaf.observed = count
 
     def _page(self, query: BeatportQuery, envelope: _Envelope) -> BeatportPage:
         tracks: list[Any] = []
@@ -451,6 +499,8 @@ class BeatportCrawl:
 
     def _add(self, track_id: int, key: TrackKey) -> None:
         previous = self._seen.get(track_id)
+        if previous is not None:
+            self._changed = True  # known, with fields that moved since
         if previous is not None and previous.publish_date is not None:
             self._by_day[previous.publish_date].pop(track_id, None)
         self._seen[track_id] = key
