@@ -99,7 +99,9 @@ def test_a_query_at_the_count_cap_is_split_and_its_first_page_only_read() -> Non
         ("genre 5,6,11,12 2024-05-06:2024-05-10", 6000),
     ]
     capped = [q for q in fake.queries if q.startswith("5,6,11,12 2024-05-01:2024-05-10")]
-    assert capped == ["5,6,11,12 2024-05-01:2024-05-10 1 100"]  # only read for its `count`
+    # only read for its `count`: pages 2..4, requested with page 1 (10 days, a pool of 4), dropped
+    assert capped[0] == "5,6,11,12 2024-05-01:2024-05-10 1 100"
+    assert {int(q.split()[2]) for q in capped} <= {1, 2, 3, 4}
     assert fake.orders <= DOCUMENTED_ORDERS  # one documented key, never a multi-key order_by
 
 
@@ -207,3 +209,45 @@ def test_a_capped_genre_day_is_cut_around_its_common_release_date_only() -> None
     assert all(by_release[1].holds(k) for k in keys[:8])
     assert not any(by_release[1].holds(k) for k in keys[8:])
     assert day.split_for_cap([*keys, key(None)]) == []  # a track without one: no partition
+
+
+class EndingBeatport(FakeBeatport):
+    """Answers a page past the last one as DRF does: 404 {"detail": "Invalid page."}."""
+
+    def __call__(self, request: httpx.Request) -> httpx.Response:
+        response = super().__call__(request)
+        number, total = (int(part) for part in response.json()["page"].split("/"))
+        if number > total:
+            return httpx.Response(404, json={"detail": "Invalid page."})
+        return response
+
+
+def test_pages_requested_with_the_first_and_past_the_last_are_dropped() -> None:
+    """Pages 2..days of the root go out with page 1 (the pool would wait idle for its count);
+    on a window thinner than a page a day, those past the end answer 404 and cost nothing else:
+    the crawl is complete, and each wanted page is passed on once."""
+    fake = EndingBeatport(per_genre_day=30, days=5, genres=[5])  # 150 tracks: 2 pages of 100
+    with client_for(fake) as client:
+        crawl = client.crawl([5], DAY, DAY + timedelta(4))
+        pages = list(crawl)
+        requests = client.stats.snapshot().requests
+    assert crawl.complete
+    assert sorted(page.number for page in pages) == [1, 2]
+    assert sorted(t["id"] for page in pages for t in page.tracks) == sorted(
+        t["id"] for t in fake.tracks
+    )
+    listed = [q for q in fake.queries if q.endswith(" 100")]
+    # pages 2..4 went with page 1 (5 days, a pool of 4): 3 and 4 answer 404, or are cancelled
+    # before they are sent
+    numbers = sorted(int(q.split()[2]) for q in listed)
+    assert numbers[:2] == [1, 2]
+    assert set(numbers) <= {1, 2, 3, 4}
+    assert requests == len(numbers) + 5  # those pages, and one confirming count per day
+
+
+def test_a_one_day_crawl_requests_nothing_ahead() -> None:
+    fake = EndingBeatport(per_genre_day=30, days=1, genres=[5])
+    with client_for(fake) as client:
+        pages = list(client.crawl([5], DAY, DAY))
+    assert [page.number for page in pages] == [1]
+    assert [q for q in fake.queries if q.endswith(" 100")] == ["5 2024-05-01:2024-05-01 1 100"]

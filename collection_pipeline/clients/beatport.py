@@ -152,7 +152,7 @@ class BeatportCrawl:
         return all(outcome.complete for outcome in self.outcomes)
 
     def __iter__(self) -> Iterator[BeatportPage]:
-        yield from self._descend([self._root])
+        yield from self._descend([self._root], self._prefetch())
         changing = quiet = 0
         while changing < MAX_ROUNDS and quiet < MAX_QUIET_ROUNDS:
             self._changed = False
@@ -185,23 +185,41 @@ class BeatportCrawl:
 
     # ------------------------------------------------------------------ descent
 
-    def _descend(self, queries: Sequence[BeatportQuery]) -> Iterator[BeatportPage]:
-        """Crawl `queries` (first pages fetched together), splitting any at the cap."""
+    def _prefetch(self) -> int:
+        """Pages of the root to request together with its first one.
+
+        The first page's `count` is what says how many pages there are; until it arrives the
+        pool would sit idle. A page per publish day of the window is a floor for a catalogue
+        that publishes every day in these genres, so pages 2..days (at most the pool's size) are
+        requested with page 1; one past the last page answers 404 "Invalid page." (DRF's
+        documented answer) and is dropped, costing one request. A one-day window prefetches none.
+        """
+        return max(0, min(self._root.days, self._client.max_concurrency) - 1)
+
+    def _descend(
+        self, queries: Sequence[BeatportQuery], prefetch: int = 0
+    ) -> Iterator[BeatportPage]:
+        """Crawl `queries` (first pages fetched together), splitting any at the cap; with
+        `prefetch`, the first query's pages 2..prefetch+1 are requested with them."""
         firsts = [self._client.submit_page(q, 1) for q in queries]
+        ahead = [self._client.submit_page(queries[0], n) for n in range(2, prefetch + 2)]
         for query, future in zip(queries, firsts, strict=True):
+            early, ahead = ahead, []
             try:
                 first = future.result()
             except ApiError as exc:
                 _reraise_global(exc)
                 self._leaves.append(_Leaf(query, error=_describe(exc)))
+                _drop(early)
                 continue
             if first.count >= COUNT_CAP:
+                _drop(early)
                 yield from self._split_capped(query, first)
                 continue
             leaf = _Leaf(query, count=first.count, paged_count=first.count)
             self._leaves.append(leaf)
             self._observe(leaf, first.count)
-            yield from self._pages(leaf, first)
+            yield from self._pages(leaf, first, early=early)
 
     def _split_capped(self, query: BeatportQuery, first: _Envelope) -> Iterator[BeatportPage]:
         self._remember(first.results)
@@ -211,11 +229,24 @@ class BeatportCrawl:
         else:
             yield from self._union(query)
 
-    def _pages(self, leaf: _Leaf, first: _Envelope, order: str = ORDER) -> Iterator[BeatportPage]:
-        """The first page, then the others fetched concurrently (bounded by the pool)."""
+    def _pages(
+        self,
+        leaf: _Leaf,
+        first: _Envelope,
+        order: str = ORDER,
+        early: Sequence[Future[_Envelope]] = (),
+    ) -> Iterator[BeatportPage]:
+        """The first page, then the others fetched concurrently (bounded by the pool); `early`
+        holds pages 2.. already requested, of which those past the last page are dropped."""
         yield self._page(leaf.query, first)
+        wanted = first.total_pages - 1
+        _drop(early[wanted:])
         futures = [
-            self._client.submit_page(leaf.query, n, order) for n in range(2, first.total_pages + 1)
+            *early[:wanted],
+            *(
+                self._client.submit_page(leaf.query, n, order)
+                for n in range(len(early) + 2, first.total_pages + 1)
+            ),
         ]
         counts = {first.count}
         leaf.fresh_count = None
@@ -533,6 +564,13 @@ class BeatportCrawl:
         received = self._received(query)
         count = received if leaf.final and leaf.error is None else leaf.count
         return QueryOutcome(query, count, received, leaf.error, by_day)
+
+
+def _drop(futures: Sequence[Future[_Envelope]]) -> None:
+    """Pages requested ahead that are not wanted: cancelled if not yet sent, else ignored
+    (a page past the end answers 404, a failure that belongs to no query)."""
+    for future in futures:
+        future.cancel()
 
 
 def _reraise_global(exc: ApiError) -> None:
