@@ -27,7 +27,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
-from bench.common import Figure, print_table, standalone_emulator, write_results
+from bench.common import Figure, live_env, print_table, standalone_emulator, write_results
 from collection_pipeline.testing.dagster_dev import dagster_dev, day_keys
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -35,18 +35,8 @@ ASSETS = ["raw_beatport_tracks", "processed_tracks", "spotify_enrichments"]
 START = date(2024, 1, 1)
 
 
-def live_env(base_url: str, home: Path) -> dict[str, str]:
-    return {
-        "DAGSTER_HOME": str(home),
-        "COLLECTION_SOURCE": "live",
-        "COLLECTION_DATABASE_URL": f"sqlite:///{home / 'catalogue.db'}",
-        "BEATPORT_API_URL": f"{base_url}/v4",
-        "BEATPORT_ACCESS_TOKEN": "bench-token",
-        "SPOTIFY_API_URL": f"{base_url}/v1",
-        "SPOTIFY_TOKEN_URL": f"{base_url}/api/token",
-        "SPOTIFY_CLIENT_ID": "bench-client",
-        "SPOTIFY_CLIENT_SECRET": "bench-secret",
-    }
+def sqlite_env(base_url: str, home: Path) -> dict[str, str]:
+    return live_env(base_url, home, f"sqlite:///{home / 'catalogue.db'}")
 
 
 def fresh_home(parent: Path, name: str) -> Path:
@@ -98,9 +88,9 @@ def main() -> int:
     emulator_args = ("--profile", "default", "--tracks-per-day", str(args.tracks_per_day))
     with standalone_emulator(*emulator_args) as base_url, tempfile.TemporaryDirectory() as tmp:
         cli_home = fresh_home(Path(tmp), "cli")
-        cli = cli_seconds(live_env(base_url, cli_home), START, end)
+        cli = cli_seconds(sqlite_env(base_url, cli_home), START, end)
         ui_home = fresh_home(Path(tmp), "ui")
-        ui_run, ui_until_done = ui_seconds(live_env(base_url, ui_home), ui_home, START, end)
+        ui_run, ui_until_done = ui_seconds(sqlite_env(base_url, ui_home), ui_home, START, end)
     detail = f"{args.days} days x 6 genres x {args.tracks_per_day} tracks, SQLite, no latency"
     figures = [
         Figure(

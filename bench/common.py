@@ -66,6 +66,22 @@ class Figure:
         return {**asdict(self), "ratio": self.ratio, "passed": self.passed}
 
 
+def live_env(base_url: str, home: str | Path, database_url: str) -> dict[str, str]:
+    """The variables that point a Dagster run, in live mode, at a standalone emulator: the
+    benchmarks time the real clients over loopback, not the embedded in-process one."""
+    return {
+        "DAGSTER_HOME": str(home),
+        "COLLECTION_SOURCE": "live",
+        "COLLECTION_DATABASE_URL": database_url,
+        "BEATPORT_API_URL": f"{base_url}/v4",
+        "BEATPORT_ACCESS_TOKEN": "bench-token",
+        "SPOTIFY_API_URL": f"{base_url}/v1",
+        "SPOTIFY_TOKEN_URL": f"{base_url}/api/token",
+        "SPOTIFY_CLIENT_ID": "bench-client",
+        "SPOTIFY_CLIENT_SECRET": "bench-secret",
+    }
+
+
 def median_of(repetitions: int, measure: Callable[[], float]) -> float:
     """Median of several runs: these machines are shared, a single run is noise."""
     return statistics.median(measure() for _ in range(repetitions))
