@@ -73,12 +73,13 @@ def digest(db_url: str) -> str:
         db.dispose()
 
 
-def fresh_database(database_url: str, trial: int) -> str:
-    """An empty database for one trial: a new SQLite file, or PostgreSQL's schema reset."""
+def fresh_database(database_url: str, name: str) -> str:
+    """An empty database for one attempt: a new SQLite file per name (a retried attempt must
+    not start from the catalogue its predecessor finished), or PostgreSQL's schema reset."""
     url = sa.make_url(database_url)
     if url.get_backend_name() == "sqlite":
         assert url.database is not None
-        return url.set(database=f"{url.database}.{trial}").render_as_string(hide_password=False)
+        return url.set(database=f"{url.database}.{name}").render_as_string(hide_password=False)
     engine = sa.create_engine(url)
     with engine.begin() as conn:
         conn.execute(sa.text("DROP SCHEMA public CASCADE"))
@@ -90,7 +91,7 @@ def fresh_database(database_url: str, trial: int) -> str:
 @pytest.mark.slow
 def test_sigkill_at_random_points_then_rerun_converges(database_url: str, emulator_url) -> None:
     base_url = emulator_url()
-    clean_url = fresh_database(database_url, 0)
+    clean_url = fresh_database(database_url, "clean")
     clean = start_run(clean_url, base_url, "clean")
     started = time.monotonic()
     finish(clean)
@@ -119,7 +120,7 @@ def kill_while_working(
     database with the delay shortened, so every trial is a real kill of a working run.
     """
     for attempt in range(KILL_ATTEMPTS):
-        url = fresh_database(database_url, trial)
+        url = fresh_database(database_url, f"{trial}-{attempt}")
         victim = start_run(url, base_url, f"killed-{trial}-{attempt}")
         time.sleep(delay)
         landed = victim.poll() is None
