@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import socket
 from collections.abc import Sequence
 from datetime import date
 
@@ -93,10 +94,21 @@ def main(argv: Sequence[str] | None = None) -> None:
         config = config_from_args(args)
     except ValueError as exc:
         raise SystemExit(f"python -m collection_pipeline.emulator: {exc}") from None
-    uvicorn.run(
-        create_app(config), host=args.host, port=args.port, fd=args.fd, log_level="warning",
-        access_log=False, lifespan="off",
-    )  # fmt: skip
+    app = create_app(config)
+    if args.fd is None:
+        uvicorn.run(
+            app, host=args.host, port=args.port, log_level="warning", access_log=False,
+            lifespan="off",
+        )  # fmt: skip
+        return
+    # Not uvicorn.run(fd=): uvicorn wraps a descriptor as AF_UNIX whatever it is, so asyncio
+    # leaves Nagle on for the TCP connections it accepts (it sets TCP_NODELAY on INET sockets
+    # only), and every response small enough to follow its headers in one segment waited ~40 ms
+    # for the client's delayed ACK. socket(fileno=) reads the real family and protocol.
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off")
+    )
+    server.run(sockets=[socket.socket(fileno=args.fd)])
 
 
 if __name__ == "__main__":
