@@ -58,15 +58,22 @@ def client_crawl(
 ) -> tuple[int, dict[int, str], int]:
     """The client's crawl: (pages, publish day per track id, requests); exits unless it reports
     complete. A track passed on again (it moved to another day) is filed where it was last read,
-    as storage files it."""
+    as storage files it.
+
+    Each page is filed and let go as it arrives, as the service stores and drops it (and as
+    the sequential crawl keeps nothing but counts): holding every decoded page to the end
+    would time the garbage collector walking them, not the crawl."""
+    pages = 0
+    filed: dict[int, str] = {}
     with BeatportAPIClient(f"{base_url}/v4", TOKEN, max_concurrency=concurrency) as client:
         crawl = client.crawl(genres, start, end)
-        pages = list(crawl)
+        for page in crawl:
+            pages += 1
+            filed.update((track["id"], track["publish_date"]) for track in page.tracks)
         requests = client.stats.snapshot().requests
     if not crawl.complete:
         raise SystemExit(f"client crawl incomplete: {crawl.outcomes}")
-    filed = {track["id"]: track["publish_date"] for page in pages for track in page.tracks}
-    return len(pages), filed, requests
+    return pages, filed, requests
 
 
 def check_against_truth(
