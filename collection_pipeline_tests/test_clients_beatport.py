@@ -100,8 +100,9 @@ def test_a_query_at_the_count_cap_is_split_and_its_first_page_only_read() -> Non
     ]
     capped = [q for q in fake.queries if q.startswith("5,6,11,12 2024-05-01:2024-05-10")]
     # only read for its `count`: pages 2..8, submitted with page 1 (10 days, at most two pools
-    # of 4), dropped: cancelled unsent, or their answers ignored
-    assert capped[0] == "5,6,11,12 2024-05-01:2024-05-10 1 100"
+    # of 4), dropped: cancelled unsent, or their answers ignored. The fake logs from the pool's
+    # threads, so page 1 need not be logged first (asserting that failed 2 runs in 10 on main)
+    assert "5,6,11,12 2024-05-01:2024-05-10 1 100" in capped
     assert {int(q.split()[2]) for q in capped} <= set(range(1, 9))
     assert fake.orders <= DOCUMENTED_ORDERS  # one documented key, never a multi-key order_by
 
