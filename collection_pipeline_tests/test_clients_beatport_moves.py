@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from collection_pipeline.clients import BeatportAPIClient, HttpPolicy
+from collection_pipeline_tests.support.beatport_listing import listed as listed_tracks
 
 DAY = date(2024, 5, 1)
 FAST = HttpPolicy(backoff_base=0.001, backoff_max=0.002, max_attempts=2)
@@ -43,13 +44,7 @@ class MovingBeatport:
         params = request.url.params
         with self.lock:
             self.edit(self.pages_served, self.days)
-            start, end = params["publish_date"].split(":")
-            wanted = {int(i) for i in params["id"].split(",")} if "id" in params else None
-            listed = sorted(
-                (day, track_id)
-                for track_id, day in self.days.items()
-                if start <= day <= end and (wanted is None or track_id in wanted)
-            )
+            listed = listed_tracks(self.days, params)
             page, per_page = int(params["page"]), int(params["per_page"])
             if per_page > 1:
                 self.pages_served += 1

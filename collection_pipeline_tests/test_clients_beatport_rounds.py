@@ -19,6 +19,7 @@ import httpx
 
 from collection_pipeline.clients import BeatportAPIClient, HttpPolicy
 from collection_pipeline.clients.beatport import BeatportAPIClient as Client
+from collection_pipeline_tests.support.beatport_listing import listed as listed_tracks
 
 DAY = date(2024, 5, 1)
 FAST = HttpPolicy(backoff_base=0.001, backoff_max=0.002, max_attempts=2)
@@ -76,13 +77,7 @@ class HoldingBeatport:
         with self._lock:
             if per_page > 1 and self.on_page is not None:
                 self.on_page(page, self.days)
-            start, end = params["publish_date"].split(":")
-            wanted = {int(i) for i in params["id"].split(",")} if "id" in params else None
-            listed = sorted(
-                (day, track_id)
-                for track_id, day in self.days.items()
-                if start <= day <= end and (wanted is None or track_id in wanted)
-            )
+            listed = listed_tracks(self.days, params)
         pages = max(1, math.ceil(len(listed) / per_page))
         if page > pages:
             response = httpx.Response(404, json={"detail": "Invalid page."})
