@@ -317,6 +317,14 @@ RETRY_AFTER_CAP_S = Variable(
     kind="number",
     parse=_number(above=0.0),
 )
+RETRY_BACKOFF_S = Variable(
+    "COLLECTION_RETRY_BACKOFF_S",
+    "0.5",
+    "longest wait before the first retry of a 5xx, timeout or malformed answer (jittered); it "
+    "doubles per retry, up to 30 s",
+    kind="number",
+    parse=_number(above=0.0),
+)
 DATABASE_OUTAGE_DEADLINE_S = Variable(
     "COLLECTION_DATABASE_OUTAGE_DEADLINE_S",
     "120",
@@ -416,6 +424,7 @@ VARIABLES: tuple[Variable, ...] = (
     BEATPORT_CONCURRENCY,
     SPOTIFY_CONCURRENCY,
     RETRY_AFTER_CAP_S,
+    RETRY_BACKOFF_S,
     DATABASE_OUTAGE_DEADLINE_S,
     SPOTIFY_START_RATE,
     SPOTIFY_RATE_HORIZON_HOURS,

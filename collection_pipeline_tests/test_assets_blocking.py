@@ -7,7 +7,6 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 import dagster as dg
-import pytest
 
 from collection_pipeline.defs.checks import CHECK_SPECS, COMPLETE
 from collection_pipeline_tests.support.dagster_runs import (
@@ -21,7 +20,6 @@ from collection_pipeline_tests.support.dagster_runs import (
 )
 
 
-@pytest.mark.slow  # the crawl retries the failing day with real backoff before giving it up
 def test_an_incomplete_day_fails_alone_and_the_others_are_enriched(tmp_path, emulator_url):
     start = date(2024, 6, 1)
     bad = start + timedelta(days=2)

@@ -21,6 +21,8 @@ KNOBS = frozenset(
         "genre_ids",  # COLLECTION_GENRE_IDS
         "retry_after_cap",  # COLLECTION_RETRY_AFTER_CAP_S
         "retry_after_cap_s",
+        "backoff_base",  # COLLECTION_RETRY_BACKOFF_S
+        "retry_backoff_s",
         "initial_rate",  # COLLECTION_SPOTIFY_START_RATE
         "pacer_start_rate",
         "horizon_s",  # COLLECTION_SPOTIFY_RATE_HORIZON_HOURS

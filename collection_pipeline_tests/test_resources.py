@@ -24,8 +24,11 @@ from collection_pipeline.clients.errors import TransientError
 from collection_pipeline.defs.assets import non_retryable_errors_fail_fast
 from collection_pipeline.defs.resources import (
     ApiSourceResource,
+    BeatportResource,
     DatabaseResource,
     LiveConfigurationError,
+    SpotifyResource,
+    resources_from_env,
 )
 from collection_pipeline.service import ServiceError
 from collection_pipeline.storage import Database, DatabaseUnavailableError
@@ -101,6 +104,23 @@ def test_secrets_are_env_vars_not_values(monkeypatch):
     source = ApiSourceResource.from_env()
     assert source.spotify_client_secret == dg.EnvVar("SPOTIFY_CLIENT_SECRET")
     assert source.spotify_client_id is None
+
+
+def test_the_retry_settings_reach_both_clients_policies(monkeypatch):
+    """The backoff and the Retry-After cap are read once, by settings, and carried by the
+    resources to the policy each client sends with."""
+    monkeypatch.setenv("COLLECTION_RETRY_BACKOFF_S", "0.02")
+    monkeypatch.setenv("COLLECTION_RETRY_AFTER_CAP_S", "7")
+    from_env = resources_from_env()
+    source = live_source("http://unused")
+    for name, resource_type in (("beatport", BeatportResource), ("spotify", SpotifyResource)):
+        resource = from_env[name]
+        assert (resource.retry_backoff_s, resource.retry_after_cap_s) == (0.02, 7.0)
+        wired = resource_type(source=source, retry_backoff_s=0.02, retry_after_cap_s=7.0)
+        with wired.client() as client:
+            assert (client.policy.backoff_base, client.policy.retry_after_cap) == (0.02, 7.0)
+    monkeypatch.delenv("COLLECTION_RETRY_BACKOFF_S")
+    assert resources_from_env()["spotify"].retry_backoff_s == 0.5
 
 
 @pytest.mark.parametrize("source", ["emulator", "live"])

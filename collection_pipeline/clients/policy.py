@@ -51,7 +51,7 @@ class HttpPolicy:
     """Attempts per request for errors (5xx, 408, timeouts, malformed bodies)."""
     max_rate_limited_attempts: int = 12
     """Attempts per request while the server keeps answering 429 within the cap."""
-    backoff_base: float = 0.5
+    backoff_base: float = settings.RETRY_BACKOFF_S.default_value()
     backoff_max: float = 30.0
     retry_after_cap: float = settings.RETRY_AFTER_CAP_S.default_value()
 

@@ -198,6 +198,7 @@ class BeatportResource(dg.ConfigurableResource):
     100 ms-latency crawl above 5x the sequential rate; 8 barely reaches it)."""
     page_size: int = 100
     retry_after_cap_s: float = _default(settings.RETRY_AFTER_CAP_S)
+    retry_backoff_s: float = _default(settings.RETRY_BACKOFF_S)
 
     def client(self) -> BeatportAPIClient:
         from collection_pipeline.clients import BeatportAPIClient, HttpPolicy
@@ -210,7 +211,9 @@ class BeatportResource(dg.ConfigurableResource):
             client_id=endpoint.client_id,
             max_concurrency=self.max_concurrency,
             page_size=self.page_size,
-            policy=HttpPolicy(retry_after_cap=self.retry_after_cap_s),
+            policy=HttpPolicy(
+                retry_after_cap=self.retry_after_cap_s, backoff_base=self.retry_backoff_s
+            ),
             credential_names=settings.CREDENTIAL_NAMES,
         )
 
@@ -222,6 +225,7 @@ class SpotifyResource(dg.ConfigurableResource):
     max_concurrency: int = _default(settings.SPOTIFY_CONCURRENCY)
     search_limit: int = 10
     retry_after_cap_s: float = _default(settings.RETRY_AFTER_CAP_S)
+    retry_backoff_s: float = _default(settings.RETRY_BACKOFF_S)
     match_threshold: float = _default(settings.MATCH_THRESHOLD)
     """Artist-name similarity a candidate needs (fuzzy ratio, 1 to 100)."""
     pacer_start_rate: float = _default(settings.SPOTIFY_START_RATE)
@@ -246,7 +250,9 @@ class SpotifyResource(dg.ConfigurableResource):
             pacer=pacer,
             max_concurrency=self.max_concurrency,
             search_limit=self.search_limit,
-            policy=HttpPolicy(retry_after_cap=self.retry_after_cap_s),
+            policy=HttpPolicy(
+                retry_after_cap=self.retry_after_cap_s, backoff_base=self.retry_backoff_s
+            ),
             credential_names=settings.CREDENTIAL_NAMES,
         )
 
@@ -416,11 +422,13 @@ def resources_from_env() -> dict[str, dg.ConfigurableResource]:
             genre_ids=settings.GENRE_IDS.value_or_default(),
             max_concurrency=settings.BEATPORT_CONCURRENCY.value_or_default(),
             retry_after_cap_s=settings.RETRY_AFTER_CAP_S.value_or_default(),
+            retry_backoff_s=settings.RETRY_BACKOFF_S.value_or_default(),
         ),
         "spotify": SpotifyResource(
             source=source,
             max_concurrency=settings.SPOTIFY_CONCURRENCY.value_or_default(),
             retry_after_cap_s=settings.RETRY_AFTER_CAP_S.value_or_default(),
+            retry_backoff_s=settings.RETRY_BACKOFF_S.value_or_default(),
             match_threshold=settings.MATCH_THRESHOLD.value_or_default(),
             pacer_start_rate=settings.SPOTIFY_START_RATE.value_or_default(),
             pacer_horizon_hours=settings.SPOTIFY_RATE_HORIZON_HOURS.value_or_default(),

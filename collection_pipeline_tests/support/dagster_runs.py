@@ -19,6 +19,7 @@ from collection_pipeline.defs.resources import (
     DatabaseResource,
     SpotifyResource,
 )
+from collection_pipeline.testing.harness import FAST_POLICY_ARGS
 from collection_pipeline_tests.support.environment import live_mode
 
 ALL_ASSETS = ("raw_beatport_tracks", "processed_tracks", "spotify_enrichments")
@@ -33,9 +34,14 @@ def live_source(base_url: str) -> ApiSourceResource:
 def bound_resources(
     source: ApiSourceResource, database_url: str, genre_ids: Sequence[int] = TEST_GENRES
 ) -> dict[str, dg.ConfigurableResource]:
+    """The job's resources, retrying as fast as the service harness does (`FAST_POLICY_ARGS`):
+    what a retry decides is tested, not how long its real backoff waits."""
+    backoff = FAST_POLICY_ARGS["backoff_base"]
     return {
-        "beatport": BeatportResource(source=source, genre_ids=list(genre_ids)),
-        "spotify": SpotifyResource(source=source),
+        "beatport": BeatportResource(
+            source=source, genre_ids=list(genre_ids), retry_backoff_s=backoff
+        ),
+        "spotify": SpotifyResource(source=source, retry_backoff_s=backoff),
         "database": DatabaseResource(url=database_url),
     }
 
