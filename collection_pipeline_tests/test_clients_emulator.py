@@ -20,6 +20,7 @@ from collection_pipeline.clients import (
 from collection_pipeline.emulator import EmulatorConfig, create_app
 from collection_pipeline.emulator.config import FaultRates
 from collection_pipeline.testing.defaults import BEATPORT_CONCURRENCY, SPOTIFY_CONCURRENCY
+from collection_pipeline_tests.support import scaled_cap
 from collection_pipeline_tests.support.emulator_http import InProcessTransport
 
 GENRES = [5, 11, 12, 90, 6, 1]
@@ -318,11 +319,16 @@ def test_no_secret_reaches_logs_exceptions_or_reprs(
 def test_queries_past_the_count_cap_are_split_by_day_then_by_genre(
     emulator_url: Callable[..., str],
 ) -> None:
-    """22,000 tracks: the API caps `count` at 10,000 for the whole query and for each genre."""
-    url = emulator_url(tracks_per_day=1000)
+    """2,200 tracks at a tenth of the cap (support/scaled_cap.py), 1,100 a genre: `count` is
+    capped for the whole query and for each genre."""
+    per_day = scaled_cap.CAP // 10  # per genre
+    url = emulator_url(tracks_per_day=per_day, **scaled_cap.EMULATOR)
     genres, first, last = [5, 11], date(2024, 3, 1), date(2024, 3, 11)
     with BeatportAPIClient(
-        f"{url}/v4", "bp-access-SECRET", max_concurrency=BEATPORT_CONCURRENCY
+        f"{url}/v4",
+        "bp-access-SECRET",
+        max_concurrency=BEATPORT_CONCURRENCY,
+        **scaled_cap.CLIENT,
     ) as client:
         crawl = client.crawl(genres, first, last)
         pages = list(crawl)
@@ -330,9 +336,9 @@ def test_queries_past_the_count_cap_are_split_by_day_then_by_genre(
     params = {"publish_date": f"{first}:{last}", "genre_id": "5,11"}
     truth_tracks = httpx.get(f"{url}/_emulator/truth", params=params, timeout=60).json()["tracks"]
     expected = {track["beatport_id"] for track in truth_tracks}
-    assert len(expected) == 22_000
+    assert len(expected) == 2 * 11 * per_day
     assert len(ids) == len(set(ids))
     assert set(ids) == expected
     assert crawl.complete
-    assert all(outcome.count and outcome.count < 10_000 for outcome in crawl.outcomes)
-    assert sum(outcome.count or 0 for outcome in crawl.outcomes) == 22_000
+    assert all(outcome.count and outcome.count < scaled_cap.CAP for outcome in crawl.outcomes)
+    assert sum(outcome.count or 0 for outcome in crawl.outcomes) == len(expected)

@@ -1,4 +1,8 @@
-"""Emulator profiles `drift` and `overcap`, and a query that always fails, over loopback HTTP."""
+"""Emulator profiles `drift` and `overcap`, and a query that always fails, over loopback HTTP.
+
+The `overcap` day is served at a tenth of the count cap (support/scaled_cap.py): its shape is
+set in caps, so the same filters fall on the same side of the cap as at the real one.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,7 @@ from datetime import date
 import httpx
 import pytest
 
+from collection_pipeline_tests.support import scaled_cap
 from collection_pipeline_tests.support.emulator_http import beatport_client
 
 TRACKS = "/v4/catalog/tracks/"
@@ -30,35 +35,38 @@ def truth_ids(client: httpx.Client, params: dict[str, object]) -> list[int]:
 def overcap() -> httpx.Client:
     from collection_pipeline.emulator import EmulatorConfig, serve_in_thread
 
-    with serve_in_thread(EmulatorConfig(profile="overcap")) as base:
+    with serve_in_thread(EmulatorConfig(profile="overcap", **scaled_cap.EMULATOR)) as base:
         yield beatport_client(base)
 
 
 def test_overcap_day_is_capped_and_no_single_filter_splits_it(overcap: httpx.Client) -> None:
+    cap, busy = scaled_cap.CAP, scaled_cap.OVERCAP_TRACKS
     ids = truth_ids(overcap, BUSY_DAY)
-    assert len(ids) == len(set(ids)) == 12_500
-    assert count(overcap) == 10_000
-    assert count(overcap, bpm="0:999") == 10_000
-    assert count(overcap, new_release_date="2024-03-01") == 10_000
+    assert len(ids) == len(set(ids)) == busy
+    assert count(overcap) == cap
+    assert count(overcap, bpm="0:999") == cap
+    assert count(overcap, new_release_date="2024-03-01") == cap
     both = count(overcap, bpm="128", new_release_date="2024-03-01")
     rest = count(overcap, bpm=":127") + count(overcap, bpm="129:")
     older = count(overcap, bpm="128", new_release_date=":2024-02-29")
-    assert both < 10_000
-    no_tempo = 12_500 - (both + older + rest)  # in no bpm range at all
-    assert 500 < no_tempo < 1_500
-    untimed = overcap.get(TRACKS, params={**BUSY_DAY, "order_by": "bpm"}).json()["results"]
+    assert both < cap
+    no_tempo = busy - (both + older + rest)  # in no bpm range at all
+    assert busy // 25 < no_tempo < busy * 3 // 25
+    by_bpm = {**BUSY_DAY, "order_by": "bpm", "per_page": scaled_cap.CLIENT["page_size"]}
+    untimed = overcap.get(TRACKS, params=by_bpm).json()["results"]
     assert all(t["bpm"] is None for t in untimed)  # they sort first, and are really there
     by_release = count(overcap, new_release_date=":2024-02-29")
-    assert 12_500 - by_release > 10_000  # released on the day: still over the cap
+    assert busy - by_release > cap  # released on the day: still over the cap
     by_sub_genre = count(overcap, sub_genre_id="6,7")
-    assert 0 < by_sub_genre < 12_500 // 2  # most carry no sub-genre, which no filter selects
+    assert 0 < by_sub_genre < busy // 2  # most carry no sub-genre, which no filter selects
     assert count(overcap, genre_id="5") == 20  # the other genres of that day are ordinary
 
 
-def test_results_past_the_ten_thousandth_are_unreachable(overcap: httpx.Client) -> None:
-    last = overcap.get(TRACKS, params={**BUSY_DAY, "page": 100}).json()
-    assert (last["page"], last["next"], len(last["results"])) == ("100/100", None, 100)
-    assert overcap.get(TRACKS, params={**BUSY_DAY, "page": 101}).status_code == 404
+def test_results_past_the_cap_are_unreachable(overcap: httpx.Client) -> None:
+    pages = scaled_cap.CAP // 100
+    last = overcap.get(TRACKS, params={**BUSY_DAY, "page": pages}).json()
+    assert (last["page"], last["next"], len(last["results"])) == (f"{pages}/{pages}", None, 100)
+    assert overcap.get(TRACKS, params={**BUSY_DAY, "page": pages + 1}).status_code == 404
 
 
 def test_filters_and_both_directions_agree_with_the_tracks(overcap: httpx.Client) -> None:

@@ -31,9 +31,11 @@ def test_the_flags_set_the_knobs_of_issue_12() -> None:
 
 
 def test_left_out_flags_keep_the_profile_presets() -> None:
-    assert config_from_args(parse_args(["--profile", "overcap"])) == EmulatorConfig(
-        profile="overcap"
-    )
+    overcap = config_from_args(parse_args(["--profile", "overcap"]))
+    assert overcap == EmulatorConfig(profile="overcap")
+    # The real cap, which no flag lowers: the pipeline a standalone emulator serves has no
+    # setting for it either (bench_beatport's overcap case crawls 12,500 tracks past 10,000).
+    assert (overcap.count_cap, overcap.effective_overcap_tracks) == (10_000, 12_500)
     drift = config_from_args(parse_args(["--profile", "drift"]))
     assert (drift.effective_drift_per_block, drift.effective_moves_per_block) == (2, 1)
     assert (drift.overcap_genre_id, drift.overcap_day) == (OVERCAP_GENRE_ID, OVERCAP_DAY)
@@ -45,3 +47,5 @@ def test_a_malformed_genre_day_or_knob_is_refused(capsys: pytest.CaptureFixture[
     assert "GENRE:YYYY-MM-DD" in capsys.readouterr().err
     with pytest.raises(ValueError, match="moves_per_block"):
         config_from_args(parse_args(["--moves-per-block", "-1"]))
+    with pytest.raises(ValueError, match="count_cap"):
+        EmulatorConfig(count_cap=0)

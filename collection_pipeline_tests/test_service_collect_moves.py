@@ -1,4 +1,4 @@
-"""Collecting while the catalogue moves, past the 10,000 cap, and with one failing query.
+"""Collecting while the catalogue moves, past the count cap, and with one failing query.
 
 Raw completeness is scored against `/_emulator/truth` after the crawl (late tracks included),
 on SQLite and PostgreSQL.
@@ -21,6 +21,7 @@ from collection_pipeline.testing.harness import (
     migrated_database,
     real_service,
 )
+from collection_pipeline_tests.support import scaled_cap
 
 DAY = date(2024, 3, 1)
 WINDOW = DateWindow(DAY, DAY + timedelta(days=4))
@@ -92,22 +93,25 @@ def test_drift_loses_and_duplicates_nothing_and_a_rerun_changes_nothing(
 
 
 def test_an_overcap_day_is_collected_whole(db: Database, emulator_url) -> None:
-    url = emulator_url(profile="overcap")
+    """At a tenth of the cap (support/scaled_cap.py): the over-cap day is 1.25 caps."""
+    url = emulator_url(profile="overcap", **scaled_cap.EMULATOR)
     window = DateWindow(DAY, DAY + timedelta(days=2))
     genres = (5, 6)
-    with real_service(db, url, "first") as service:
+    with real_service(db, url, "first", **scaled_cap.CLIENT) as service:
         first = service.collect_beatport_tracks_raw(window, genres)
     truth = {row["beatport_id"] for row in fetch_truth(url, window, genres)}
 
-    assert len(truth) == 12_500 + 20 + 2 * 20
+    busy = scaled_cap.OVERCAP_TRACKS
+    assert len(truth) == busy + 20 + 2 * 20
     ids = stored_ids(db)
     assert len(ids) == len(set(ids))
     assert set(ids) == truth
     assert first.complete
-    assert first.days[DAY].api_count == first.days[DAY].received == 12_520
-    assert first.requests.requests / len(truth) < 0.02  # each split pays for itself
+    assert first.days[DAY].api_count == first.days[DAY].received == busy + 20
+    pages = len(truth) / scaled_cap.CLIENT["page_size"]  # what paging it uncapped would cost
+    assert first.requests.requests < 2 * pages  # each split pays for itself
 
-    with real_service(db, url, "second") as service:
+    with real_service(db, url, "second", **scaled_cap.CLIENT) as service:
         again = service.collect_beatport_tracks_raw(window, genres)
     assert (again.new, again.changed, again.unchanged) == (0, 0, len(truth))
 

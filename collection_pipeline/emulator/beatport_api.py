@@ -143,7 +143,10 @@ def list_tracks(emulator: BeatportEmulator, request: Request, fault: str | None)
         listing = plan_listing(catalogue, query)
     except QueryError as error:
         return json_reply(400, error.body)
-    envelope = page_envelope(listing, page, per_page, f"{host}{TRACKS_PATH}", params.multi_items())
+    cap = emulator.config.count_cap
+    envelope = page_envelope(
+        listing, page, per_page, cap, f"{host}{TRACKS_PATH}", params.multi_items()
+    )
     if envelope is None:
         return BEATPORT_INVALID_PAGE
     if shift and page > 1:

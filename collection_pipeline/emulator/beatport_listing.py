@@ -23,7 +23,6 @@ from collection_pipeline.emulator.catalogue import BeatportCatalogue, Facets
 from collection_pipeline.emulator.codecs import EPOCH, LAST_DAY, Slot, decode_isrc, stable_hash
 from collection_pipeline.emulator.reference_data import GENRES, GENRES_BY_ID
 
-COUNT_CAP = 10_000
 DEFAULT_PER_PAGE = 10
 MAX_PER_PAGE = 100
 MAX_SCAN = 200_000
@@ -386,10 +385,17 @@ def _filtered(catalogue: BeatportCatalogue, query: TrackQuery) -> list[Slot]:
 
 
 def page_envelope(
-    listing: Listing, page: int, per_page: int, link_base: str, params: list[tuple[str, str]]
+    listing: Listing,
+    page: int,
+    per_page: int,
+    count_cap: int,
+    link_base: str,
+    params: list[tuple[str, str]],
 ) -> dict[str, Any] | None:
-    """The real envelope, or None when `page` is past the last page (404 "Invalid page.")."""
-    visible = min(listing.count, COUNT_CAP)
+    """The real envelope, or None when `page` is past the last page (404 "Invalid page.").
+
+    Like the real API, `count` and the results served stop at `count_cap`."""
+    visible = min(listing.count, count_cap)
     pages = max(1, math.ceil(visible / per_page))
     if page > pages:
         return None

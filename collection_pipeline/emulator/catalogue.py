@@ -5,11 +5,12 @@ A compilation track carries the musical identity (name, mix, artists, ISRC) of a
 which is how Beatport's ISRCs come to be non-unique.
 
 Two kinds of block are not `tracks_per_day` long. The `overcap` genre-day holds more tracks than
-the API's 10,000 cap, its extra slots numbered on from `tracks_per_day` with ids of their own range;
-its bpm and new-release dates cluster the way a real catalogue's do (most tracks at one tempo,
-released on the day, some with no tempo at all), so that no single filter splits it under the
-cap. And `drift` publishes late tracks into blocks while they are paged: the DriftLog gives each
-the next id of a range above every other track's, as a real catalogue's newest track has.
+the API's count cap (1.25 caps, config.OVERCAP_CAPS), its extra slots numbered on from
+`tracks_per_day` with ids of their own range; its bpm and new-release dates cluster the way a
+real catalogue's do (most tracks at one tempo, released on the day, some with no tempo at all), so
+that no single filter splits it under the cap. And `drift` publishes late tracks into blocks
+while they are paged: the DriftLog gives each the next id of a range above every other track's,
+as a real catalogue's newest track has.
 `drift` also edits tracks while they are paged: the MoveLog moves an ordinary track to another
 publish day (its identity and every other field unchanged, as a catalogue edit of `publish_date`
 would). The two logs are the only mutable parts of the catalogue, and only ever grow.
@@ -63,7 +64,7 @@ OVERCAP_RELEASE_ID_BASE = 1_600_000_000
 DRIFT_RELEASE_ID_BASE = 1_700_000_000
 DRIFT_INDEX_BASE = 1_000_000  # slot index of a block's first late track
 OVERCAP_BPM = 128
-OVERCAP_BPM_SHARE = 0.86  # alone above the cap in a 12,500-track day ...
+OVERCAP_BPM_SHARE = 0.86  # alone above the cap in a day of 1.25 caps (OVERCAP_CAPS) ...
 OVERCAP_ON_DAY_SHARE = 0.9  # ... and so is "released on the day"; together they are below it
 OVERCAP_SUB_GENRE_RATE = 0.3
 OVERCAP_NULL_BPM_SHARE = 0.08  # no tempo at all: no bpm range selects them

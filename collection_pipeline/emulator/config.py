@@ -16,7 +16,11 @@ PROFILES = ("default", "devmode", "ratelimited", "flaky", "penalty", "drift", "o
 DEFAULT_RATE_LIMIT = 150  # Spotify requests per rolling 30 s window in the `ratelimited` profile
 DRIFT_PER_BLOCK = 2  # late tracks per (publish day, genre) that `drift` publishes mid-crawl
 MOVES_PER_BLOCK = 1  # tracks per (publish day, genre) that `drift` moves to another day mid-crawl
-OVERCAP_TRACKS = 12_500  # tracks of the one over-cap genre-day in `overcap`
+COUNT_CAP = 10_000
+"""Beatport's: no listing reports a `count` above it, nor serves a result past it."""
+OVERCAP_CAPS = 1.25
+"""Size of the one over-cap genre-day in `overcap`, in count caps (12,500 tracks at the real
+cap): the catalogue's shares of that day are tuned to this ratio, so a lower cap keeps its shape."""
 OVERCAP_GENRE_ID = 6  # Techno (Peak Time / Driving): a default genre that has sub-genres
 OVERCAP_DAY = date(2024, 3, 1)
 MESSY_RECORD_RATE = 0.0015  # per kind of messy record and track in `messy` (see malformed.py)
@@ -82,7 +86,10 @@ class EmulatorConfig:
     drift_per_request: int = 8  # late tracks published by one listing request for page >= 2
     moves_per_block: int | None = None  # None = MOVES_PER_BLOCK in `drift`, 0 otherwise
     moves_per_request: int = 2  # tracks moved by one listing request for page >= 2
-    overcap_tracks: int | None = None  # None = OVERCAP_TRACKS in `overcap`, 0 (none) otherwise
+    count_cap: int = COUNT_CAP
+    """Only tests lower it, to cross the cap with a tenth of the tracks; a client crawling this
+    emulator must be given the same cap, or it takes a capped count for a complete one."""
+    overcap_tracks: int | None = None  # None = OVERCAP_CAPS caps in `overcap`, 0 (none) otherwise
     overcap_genre_id: int = OVERCAP_GENRE_ID
     overcap_day: date = OVERCAP_DAY
     failing_genre_day: tuple[int, date] | None = None  # listings covering it always answer 503
@@ -97,6 +104,8 @@ class EmulatorConfig:
             raise ValueError("rate_limit must be a positive number of requests per 30 s")
         if self.catalogue_revision < 0:
             raise ValueError("catalogue_revision must be >= 0")
+        if self.count_cap < 1:
+            raise ValueError("count_cap must be >= 1")
         if self.overcap_tracks is not None and self.overcap_tracks < 0:
             raise ValueError("overcap_tracks must be >= 0")
         if self.drift_per_block is not None and self.drift_per_block < 0:
@@ -136,7 +145,7 @@ class EmulatorConfig:
         """Tracks of the over-cap genre-day; 0 when it is an ordinary genre-day."""
         if self.overcap_tracks is not None:
             return self.overcap_tracks
-        return OVERCAP_TRACKS if self.profile == "overcap" else 0
+        return round(OVERCAP_CAPS * self.count_cap) if self.profile == "overcap" else 0
 
     @property
     def effective_messy_record_rate(self) -> float:

@@ -112,8 +112,12 @@ def real_service(
     run_id: str = RUN_ID,
     *,
     spotify_policy: HttpPolicy | None = None,
+    **beatport_scale: int,
 ) -> Iterator[CollectionService]:
-    """A service from real parts: the database's units of work and clients on the emulator."""
+    """A service from real parts: the database's units of work and clients on the emulator.
+
+    `beatport_scale` (`count_cap`, `page_size`) is for an emulator given a lower count cap: the
+    Beatport client must be given the same one."""
     policy = HttpPolicy(**FAST_POLICY_ARGS)
     with (
         BeatportAPIClient(
@@ -124,6 +128,7 @@ def real_service(
             policy=policy,
             max_concurrency=BEATPORT_CONCURRENCY,
             credential_names=settings.CREDENTIAL_NAMES,  # as the resources build them
+            **beatport_scale,
         ) as beatport,
         SpotifyAPIClient(
             f"{base_url}/v1",
