@@ -81,6 +81,8 @@ def _live_env(home: Path, base_url: str) -> dict[str, str]:
         "SPOTIFY_CLIENT_SECRET": "smoke-secret",
         "COLLECTION_DATABASE_URL": f"sqlite:///{home / 'catalogue.db'}",
         "COLLECTION_GENRE_IDS": "5,11",
+        # what a retry decides is tested, not how long its real backoff waits
+        "COLLECTION_RETRY_BACKOFF_S": "0.05",
     }
 
 
