@@ -3,8 +3,9 @@ daemon) on loopback, backfills launched through GraphQL like the UI's Materializ
 CLI range run on the same instance, and every partition's status, check results and
 `dagster/row_count` read through the UI's own GraphQL.
 
-Once with the shipped local dagster.yaml (SQLite instance, including the failing-day case) and
-once with deploy/postgres/dagster.yaml pointed at a fresh PostgreSQL database.
+Once with the shipped local dagster.yaml under `dagster dev` (SQLite instance, including the
+failing-day case), and once as production runs it: webserver and daemon apart, with
+deploy/postgres/dagster.yaml pointed at a fresh PostgreSQL database.
 """
 
 from __future__ import annotations
@@ -23,7 +24,13 @@ import sqlalchemy as sa
 
 from collection_pipeline.defs.partitions import DAYS_TAG
 from collection_pipeline.emulator import EmulatorConfig, serve_in_thread
-from collection_pipeline.testing.dagster_dev import DagsterDev, dagster_dev, day_keys
+from collection_pipeline.testing.dagster_dev import (
+    DagsterDev,
+    dagster_daemon,
+    dagster_dev,
+    dagster_webserver,
+    day_keys,
+)
 from collection_pipeline_tests.support.postgres import POSTGRES_REQUIRED, admin_engine
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -137,6 +144,7 @@ def test_ui_reads_per_day_results_after_a_backfill_with_a_failing_day_and_a_cli_
             tags = {t["key"]: t["value"] for t in failed_run["tags"]}
             assert tags[DAYS_TAG] == "2024-01-01..2024-01-05"
             assert failed_run["status"] == "FAILURE"
+            assert failing["status"] == "COMPLETED_FAILED", "the backfills list reads Failed"
             assert failed_run["jobName"] == "__ASSET_JOB"  # launched from the asset graph
             bad = FAILING_DAY.isoformat()
             good = [day for day in FAILING_RUN if day != bad]
@@ -161,13 +169,27 @@ def test_ui_reads_per_day_results_after_a_backfill_with_a_failing_day_and_a_cli_
 
 @pytest.mark.slow
 @pytest.mark.postgres
-def test_backfill_through_dagster_dev_on_postgres_instance(tmp_path, postgres_instance_env):
+def test_a_backfill_requested_while_the_daemon_is_down_runs_once_it_starts_on_postgres(
+    tmp_path, postgres_instance_env
+):
+    """The production layout: webserver and daemon as separate processes on a PostgreSQL
+    instance. A backfill requested from the UI while the daemon is down (a deploy, a restart)
+    waits, and the daemon's first tick after it starts submits it."""
     home = tmp_path / "dagster_home"
     home.mkdir()
     shutil.copyfile(ROOT / "deploy/postgres/dagster.yaml", home / "dagster.yaml")
     with serve_in_thread(EmulatorConfig(tracks_per_day=3)) as base_url:
         env = {**_live_env(home, base_url), **postgres_instance_env}
-        with dagster_dev(home, env) as dev:
-            backfill = dev.backfill(ASSETS, BACKFILL, TIMEOUT_S)
-            assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), dev.tail()
-            _assert_days_passed(dev, BACKFILL, _tracks_per_day(env["COLLECTION_DATABASE_URL"]))
+        with dagster_webserver(home, env) as ui:
+            backfill_id = ui.launch_backfill(ASSETS, BACKFILL)
+            state = ui.backfill_state(backfill_id)
+            assert (state["status"], state["runs"]) == ("REQUESTED", []), "nothing submits it"
+            with dagster_daemon(home, env) as daemon_log:
+                try:
+                    backfill = ui.wait_for_backfill(backfill_id, TIMEOUT_S)
+                except AssertionError as exc:
+                    raise AssertionError(f"{exc}\n{daemon_log.read_text()[-4000:]}") from exc
+            assert backfill["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), ui.tail()
+            [run] = backfill["runs"]
+            assert run["status"] == "SUCCESS"
+            _assert_days_passed(ui, BACKFILL, _tracks_per_day(env["COLLECTION_DATABASE_URL"]))

@@ -1,8 +1,9 @@
 """`dagster dev` on loopback, read through the GraphQL the UI itself sends (tests, bench, pictures).
 
 `dagster_dev` starts the webserver and daemon on a DAGSTER_HOME of the caller's, waits until the
-UI answers, and stops the whole process group on exit; `DagsterDev` sends the UI's queries of
-`ui_graphql` to it over HTTP.
+UI answers, and stops the whole process group on exit; `dagster_webserver` and `dagster_daemon`
+start them apart, as a deployment runs them; `DagsterDev` sends the UI's queries of
+`ui_graphql` to the webserver over HTTP.
 
 `dagster dev` takes a port number, not a socket, so the port cannot be held for it: it gets one
 that was free a moment ago, and when its webserver then finds the port taken (uvicorn logs
@@ -19,7 +20,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,11 +30,12 @@ import httpx
 from collection_pipeline.testing.ports import PortTakenError, retry_if_port_taken
 from collection_pipeline.testing.ui_graphql import UiGraphQL, day_keys
 
-__all__ = ["DagsterDev", "dagster_dev", "day_keys"]
+__all__ = ["DagsterDev", "dagster_daemon", "dagster_dev", "dagster_webserver", "day_keys"]
 
 STARTUP_TIMEOUT_S = 180
 PORT_TAKEN = "address already in use"
 INSTANCE_INFO = "{ instance { info } }"
+LOCATION = "collection_pipeline.definitions"
 
 
 @dataclass
@@ -65,16 +67,20 @@ class DagsterDev(UiGraphQL):
         return self.log.read_text()[-characters:]
 
 
-@contextmanager
-def dagster_dev(home: Path, env: Mapping[str, str]) -> Iterator[DagsterDev]:
-    """`dagster dev` for the code location, on `home` (holding its dagster.yaml)."""
-    log_path = home / "dagster-dev.log"
-    full_env = {
+def _environment(home: Path, env: Mapping[str, str]) -> dict[str, str]:
+    return {
         **{k: v for k, v in os.environ.items() if not k.startswith(("BEATPORT_", "SPOTIFY_"))},
         **env,
         "DAGSTER_HOME": str(home),
     }
-    command = [sys.executable, "-m", "dagster", "dev", "-m", "collection_pipeline.definitions"]
+
+
+def _serving(
+    home: Path, env: Mapping[str, str], command: list[str], log_name: str
+) -> AbstractContextManager[DagsterDev]:
+    """Start `command` (a UI server, given its port) on `home` and wait until our UI answers."""
+    log_path = home / log_name
+    full_env = _environment(home, env)
 
     def start(port: int) -> tuple[DagsterDev, subprocess.Popen[bytes]]:
         with log_path.open("w") as log:
@@ -94,9 +100,46 @@ def dagster_dev(home: Path, env: Mapping[str, str]) -> Iterator[DagsterDev]:
             raise
         return dev, process
 
-    dev, process = retry_if_port_taken(start)
+    return _stopping(*retry_if_port_taken(start))
+
+
+@contextmanager
+def _stopping(dev: DagsterDev, process: subprocess.Popen[bytes]) -> Iterator[DagsterDev]:
     try:
         yield dev
+    finally:
+        _stop(process)
+
+
+def dagster_dev(home: Path, env: Mapping[str, str]) -> AbstractContextManager[DagsterDev]:
+    """`dagster dev` for the code location, on `home` (holding its dagster.yaml): a context
+    manager yielding the `DagsterDev`."""
+    command = [sys.executable, "-m", "dagster", "dev", "-m", LOCATION]
+    return _serving(home, env, command, "dagster-dev.log")
+
+
+def dagster_webserver(home: Path, env: Mapping[str, str]) -> AbstractContextManager[DagsterDev]:
+    """The webserver alone, as a deployment runs it beside a separate daemon: a context manager
+    yielding the `DagsterDev` (its GraphQL)."""
+    command = [sys.executable, "-m", "dagster_webserver", "-m", LOCATION]
+    return _serving(home, env, command, "dagster-webserver.log")
+
+
+@contextmanager
+def dagster_daemon(home: Path, env: Mapping[str, str]) -> Iterator[Path]:
+    """`dagster-daemon run` on `home` until the block ends; yields its log's path."""
+    log_path = home / "dagster-daemon.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "dagster._daemon", "run", "-m", LOCATION],
+            cwd=home,
+            env=_environment(home, env),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        yield log_path
     finally:
         _stop(process)
 
@@ -114,9 +157,9 @@ def _wait_until_up(dev: DagsterDev, process: subprocess.Popen[bytes], home: Path
     """Bounded polling until our UI answers with the code location loaded."""
     deadline = time.monotonic() + STARTUP_TIMEOUT_S
     while time.monotonic() < deadline:
-        assert process.poll() is None, dev.tail()
         if PORT_TAKEN in dev.log.read_text().lower():
-            raise PortTakenError(f"{dev.url} was taken before dagster dev bound it")
+            raise PortTakenError(f"{dev.url} was taken before the webserver bound it")
+        assert process.poll() is None, dev.tail()
         try:
             if httpx.get(f"{dev.url}/server_info", timeout=2).is_success:
                 if str(home) not in dev.graphql(INSTANCE_INFO)["instance"]["info"]:
