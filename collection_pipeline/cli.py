@@ -184,18 +184,18 @@ def _range_report(start: date, end: date) -> WindowReport | None:
     """The catalogue's state for the range, or None when it cannot be read (no schema yet)."""
     import sqlalchemy.exc
 
+    from collection_pipeline import views
     from collection_pipeline.domain import DateWindow
-    from collection_pipeline.service import CollectionService
+    from collection_pipeline.service import utc_now
     from collection_pipeline.storage import Database, OutagePolicy
 
     database = Database(settings.database_url(), outage=OutagePolicy(deadline_s=5.0))
-    service = CollectionService(
-        database.unit_of_work,
-        run_id="collection-pipeline-summary",
-        not_found_ttl=timedelta(days=settings.not_found_ttl_days()),
-    )
+    window = DateWindow(start, end + timedelta(days=1))
+    ttl = timedelta(days=settings.not_found_ttl_days())
     try:
-        return service.report(DateWindow(start, end + timedelta(days=1)))
+        return database.unit_of_work(read_only=True).run(
+            lambda uow: views.window_report(uow, window, ttl, utc_now())
+        )
     except sqlalchemy.exc.SQLAlchemyError:
         return None
     finally:

@@ -276,7 +276,7 @@ class OutcomeCounts:
 
 @dataclass(frozen=True)
 class WindowReport:
-    """State of one date window, for asset checks and the UI."""
+    """State of one date window: what the CLI sums up after a range run."""
 
     raw: RawStateCounts
     outcomes: OutcomeCounts

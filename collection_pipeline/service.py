@@ -31,7 +31,6 @@ from collection_pipeline.domain import (
     PendingLookup,
     ProcessResult,
     Progress,
-    WindowReport,
     no_progress,
 )
 from collection_pipeline.matching import Matcher
@@ -59,7 +58,6 @@ if TYPE_CHECKING:
 
 PROVIDER_BEATPORT = "beatport"
 ENTITY_TRACK = "track"
-ASSETS = ("raw", "processed", "enrichment")
 MAX_REASON_LENGTH = 200
 
 T = TypeVar("T")
@@ -383,44 +381,6 @@ class CollectionService:
                     )
                 )
         return outcomes, [chosen[key] for key in sorted(chosen)]
-
-    # ------------------------------------------------------------ reads for the Dagster layer
-
-    def report(self, window: DateWindow) -> WindowReport:
-        """The window's state, read in one transaction so the figures agree with each other."""
-        now = self._clock()
-        return self._read(
-            lambda uow: WindowReport(
-                raw=uow.raw.state_counts(PROVIDER_BEATPORT, ENTITY_TRACK, window),
-                outcomes=uow.spotify.outcome_counts(window, self._not_found_ttl, now),
-                tracks=uow.catalog.track_count(window),
-                invalid_isrcs=uow.catalog.invalid_isrc_count(window),
-                quarantine_reasons=uow.raw.quarantine_reasons(
-                    PROVIDER_BEATPORT, ENTITY_TRACK, window
-                ),
-            )
-        )
-
-    def preview(self, window: DateWindow, limit: int = 5) -> list[dict[str, Any]]:
-        return self._read(lambda uow: uow.catalog.sample_tracks(window, limit))
-
-    def fingerprint(self, asset: str, window: DateWindow) -> str:
-        """A data version of one asset's partition: equal exactly when its content is equal."""
-        readers: dict[str, Callable[[UnitOfWork], str]] = {
-            "raw": lambda uow: uow.raw.fingerprint(PROVIDER_BEATPORT, ENTITY_TRACK, window),
-            "processed": lambda uow: uow.catalog.fingerprint(window),
-            "enrichment": lambda uow: uow.spotify.fingerprint(window),
-        }
-        if asset not in readers:
-            raise ValueError(f"unknown asset {asset!r}, expected one of {', '.join(ASSETS)}")
-        return self._read(readers[asset])
-
-    def partitions_needing_recheck(self) -> list[date]:
-        """Publish days with `error` outcomes or `not_found` ones past their TTL."""
-        now = self._clock()
-        return self._read(
-            lambda uow: uow.spotify.partitions_needing_recheck(self._not_found_ttl, now)
-        )
 
     # ------------------------------------------------------------ transactions
 

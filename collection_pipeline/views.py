@@ -19,13 +19,16 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from collection_pipeline.domain import DateWindow, OutcomeCounts, RawStateCounts
+from collection_pipeline.domain import DateWindow, OutcomeCounts, RawStateCounts, WindowReport
 from collection_pipeline.service import ENTITY_TRACK, PROVIDER_BEATPORT
 from collection_pipeline.storage import UnitOfWork
 
 PREVIEW_ROWS = 5
 
 T = TypeVar("T")
+
+Fingerprint = Callable[[UnitOfWork, DateWindow], str]
+"""A data version of one asset's window: equal exactly when its content is equal."""
 
 NO_RAW = RawStateCounts(total=0, processed=0, quarantined=0, pending=0)
 NO_OUTCOMES = OutcomeCounts(tracks_with_isrc=0, found=0, not_found=0, error=0, pending=0)
@@ -115,3 +118,43 @@ def enriched_days(
     """Each day's figures of `spotify_enrichments`, read in the caller's one transaction."""
     counts = outcomes(uow, window, not_found_ttl, now)
     return {day: EnrichedDay(counts[day], outcome_preview(uow, day)) for day in window.days()}
+
+
+# ---------------------------------------------------------------- a whole window
+
+
+def window_report(
+    uow: UnitOfWork, window: DateWindow, not_found_ttl: timedelta, now: datetime
+) -> WindowReport:
+    """The window's state as one set of figures: the CLI's closing summary of a range run."""
+    return WindowReport(
+        raw=uow.raw.state_counts(PROVIDER_BEATPORT, ENTITY_TRACK, window),
+        outcomes=uow.spotify.outcome_counts(window, not_found_ttl, now),
+        tracks=uow.catalog.track_count(window),
+        invalid_isrcs=uow.catalog.invalid_isrc_count(window),
+        quarantine_reasons=uow.raw.quarantine_reasons(PROVIDER_BEATPORT, ENTITY_TRACK, window),
+    )
+
+
+def recheck_days(uow: UnitOfWork, not_found_ttl: timedelta, now: datetime) -> list[date]:
+    """Publish days with `error` outcomes or `not_found` ones past their TTL: the recheck
+    sensor's work list, read afresh each tick."""
+    return uow.spotify.partitions_needing_recheck(not_found_ttl, now)
+
+
+# ---------------------------------------------------------------- data versions, one per asset
+
+
+def raw_fingerprint(uow: UnitOfWork, window: DateWindow) -> str:
+    """`raw_beatport_tracks`: the raw Beatport records of the window."""
+    return uow.raw.fingerprint(PROVIDER_BEATPORT, ENTITY_TRACK, window)
+
+
+def processed_fingerprint(uow: UnitOfWork, window: DateWindow) -> str:
+    """`processed_tracks`: the catalogue rows of the window's tracks."""
+    return uow.catalog.fingerprint(window)
+
+
+def enrichment_fingerprint(uow: UnitOfWork, window: DateWindow) -> str:
+    """`spotify_enrichments`: the Spotify outcomes of the window's tracks."""
+    return uow.spotify.fingerprint(window)

@@ -31,6 +31,9 @@ class _RecordingSpotify:
     def sample_outcomes(self, window: DateWindow, limit: int) -> list[dict[str, Any]]:
         return []
 
+    def fingerprint(self, window: DateWindow) -> str:
+        return "version"
+
 
 def test_outcomes_are_judged_at_the_injected_clock():
     spotify = _RecordingSpotify()
@@ -43,7 +46,6 @@ def test_outcomes_are_judged_at_the_injected_clock():
     )
     service = SimpleNamespace(
         enrich_tracks_with_spotify_data=lambda window, progress: EnrichResult(),
-        fingerprint=lambda asset, window: "version",
     )
     window = DateWindow.single_day(date(2024, 1, 1))
     asked: list[Any] = []

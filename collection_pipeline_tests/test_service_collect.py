@@ -9,6 +9,7 @@ from datetime import date, timedelta
 import pytest
 import sqlalchemy as sa
 
+from collection_pipeline import views
 from collection_pipeline.clients import AuthenticationError
 from collection_pipeline.clients.stats import RequestStats
 from collection_pipeline.domain import DateWindow
@@ -18,7 +19,9 @@ from collection_pipeline.testing.defaults import NOT_FOUND_TTL
 from collection_pipeline.testing.harness import (
     fetch_truth,
     migrated_database,
+    read,
     real_service,
+    window_report,
 )
 
 DAY = date(2024, 3, 1)
@@ -60,7 +63,7 @@ def test_every_page_is_stored_once_and_counted(db: Database, emulator_url) -> No
         again = service.collect_beatport_tracks_raw(WINDOW, GENRES)
 
     assert (again.new, again.changed, again.unchanged) == (0, 0, 240)
-    assert service.report(WINDOW).raw.total == 240
+    assert window_report(db, WINDOW).raw.total == 240
 
 
 def test_changed_catalogue_is_counted_as_changed(db: Database, emulator_url) -> None:
@@ -70,7 +73,7 @@ def test_changed_catalogue_is_counted_as_changed(db: Database, emulator_url) -> 
 
     with real_service(db, emulator_url(catalogue_revision=1), "second") as service:
         result = service.collect_beatport_tracks_raw(WINDOW, GENRES)
-        pending = service.report(WINDOW).raw.pending
+    pending = window_report(db, WINDOW).raw.pending
 
     assert result.new + result.changed + result.unchanged == result.records
     assert result.changed > 0
@@ -79,17 +82,23 @@ def test_changed_catalogue_is_counted_as_changed(db: Database, emulator_url) -> 
 
 def test_fingerprints_follow_content(db: Database, emulator_url) -> None:
     url = emulator_url()
+    fingerprints = (views.raw_fingerprint, views.processed_fingerprint)
+
+    def versions() -> list[str]:
+        return [read(db, lambda uow, f=f: f(uow, WINDOW)) for f in fingerprints]
+
     with real_service(db, url) as service:
-        empty = {asset: service.fingerprint(asset, WINDOW) for asset in ("raw", "processed")}
+        empty = versions()
         service.collect_beatport_tracks_raw(WINDOW, GENRES)
-        collected = service.fingerprint("raw", WINDOW)
+        collected = versions()
         service.collect_beatport_tracks_raw(WINDOW, GENRES)
-        assert service.fingerprint("raw", WINDOW) == collected != empty["raw"]
+        assert versions() == collected
+        assert collected[0] != empty[0]
+        assert collected[1] == empty[1], "collecting changed only the raw version"
         service.process_unprocessed_beatport_tracks(WINDOW)
-        assert service.fingerprint("processed", WINDOW) != empty["processed"]
-        assert len(service.preview(WINDOW, limit=3)) == 3
-        with pytest.raises(ValueError, match="unknown asset"):
-            service.fingerprint("tracks", WINDOW)
+        assert versions()[1] != empty[1]
+    preview = read(db, lambda uow: views.track_preview(uow, WINDOW.start, limit=3))
+    assert len(preview) == 3
 
 
 def test_collect_without_a_beatport_client_is_refused(db: Database) -> None:

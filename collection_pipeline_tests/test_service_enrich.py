@@ -33,7 +33,9 @@ from collection_pipeline.testing.harness import (
     beatport_track,
     migrated_database,
     real_service,
+    recheck_days,
     run_pipeline,
+    window_report,
 )
 
 DAY = date(2024, 3, 1)
@@ -194,9 +196,9 @@ def test_failed_search_is_an_error_outcome_and_is_retried_next_run(db: Database)
 
     assert (first.found, first.not_found, first.errors) == (1, 0, 1)
     assert statuses(db) == {"error": 1, "found": 1}
-    report = scripted_service(db, failing).report(WINDOW)
+    report = window_report(db, WINDOW, NOW)
     assert (report.outcomes.error, report.outcomes.not_found, report.outcomes.pending) == (1, 0, 1)
-    assert scripted_service(db, failing).partitions_needing_recheck() == [DAY]
+    assert recheck_days(db, NOW) == [DAY]
 
     healthy = ScriptedSpotify({ISRC_A: [spotify_item("sp-a", ISRC_A, "Bicep")]})
     second = scripted_service(db, healthy, run_id="next").enrich_tracks_with_spotify_data(WINDOW)
@@ -204,7 +206,7 @@ def test_failed_search_is_an_error_outcome_and_is_retried_next_run(db: Database)
     assert healthy.searched == [ISRC_A]
     assert (second.total, second.found, second.errors) == (1, 1, 0)
     assert statuses(db) == {"found": 2}
-    assert scripted_service(db, healthy).partitions_needing_recheck() == []
+    assert recheck_days(db, NOW) == []
 
 
 def test_fatal_stop_saves_finished_outcomes_then_raises(db: Database) -> None:
@@ -222,7 +224,7 @@ def test_fatal_stop_saves_finished_outcomes_then_raises(db: Database) -> None:
     assert caught.value.retryable
     assert isinstance(caught.value.__cause__, RateLimitedError)
     assert statuses(db) == {"found": 1, "error": 1}  # ISRC_C never sent: still no outcome
-    report = scripted_service(db, spotify).report(WINDOW)
+    report = window_report(db, WINDOW, NOW)
     assert (report.outcomes.found, report.outcomes.pending) == (1, 2)
 
 
@@ -231,12 +233,13 @@ def test_not_found_is_searched_again_after_its_ttl(db: Database) -> None:
     spotify = ScriptedSpotify({})
     scripted_service(db, spotify).enrich_tracks_with_spotify_data(WINDOW)
 
-    within_ttl = scripted_service(db, spotify, clock=NOW + NOT_FOUND_TTL - timedelta(days=1))
+    before, after = NOW + NOT_FOUND_TTL - timedelta(days=1), NOW + NOT_FOUND_TTL + timedelta(days=1)
+    within_ttl = scripted_service(db, spotify, clock=before)
     assert within_ttl.enrich_tracks_with_spotify_data(WINDOW).total == 0
-    assert within_ttl.partitions_needing_recheck() == []
+    assert recheck_days(db, before) == []
 
-    after_ttl = scripted_service(db, spotify, clock=NOW + NOT_FOUND_TTL + timedelta(days=1))
-    assert after_ttl.partitions_needing_recheck() == [DAY]
+    after_ttl = scripted_service(db, spotify, clock=after)
+    assert recheck_days(db, after) == [DAY]
     assert after_ttl.enrich_tracks_with_spotify_data(WINDOW).total == 1
     assert spotify.searched == [ISRC_A, ISRC_A]
 
@@ -282,7 +285,7 @@ def test_spotify_outage_is_never_stored_as_not_found(
 
     with real_service(db, healthy_url, "recovery") as service:
         recovery = service.enrich_tracks_with_spotify_data(window, batch_size=100)
-        report = service.report(window)
+    report = window_report(db, window)
 
     assert recovery.total == outage.total
     assert recovery.errors == 0

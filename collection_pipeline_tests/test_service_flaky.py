@@ -17,6 +17,7 @@ from collection_pipeline.testing.harness import (
     migrated_database,
     real_service,
     run_pipeline,
+    window_report,
 )
 
 WINDOW = DateWindow(date(2024, 3, 1), date(2024, 3, 1) + timedelta(days=2))
@@ -34,7 +35,7 @@ def run_until_settled(db: Database, base_url: str) -> int:
                 service.collect_beatport_tracks_raw(WINDOW, DEFAULT_GENRES)
                 service.process_unprocessed_beatport_tracks(WINDOW, batch_size=50)
                 service.enrich_tracks_with_spotify_data(WINDOW, batch_size=50)
-                report = service.report(WINDOW)
+            report = window_report(db, WINDOW)
         except (ApiError, EnrichmentAbortedError) as exc:
             if not getattr(exc, "retryable", False):
                 raise

@@ -13,7 +13,12 @@ from collection_pipeline.domain import DateWindow
 from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import Database, RawRecordIn
 from collection_pipeline.testing.defaults import NOT_FOUND_TTL
-from collection_pipeline.testing.harness import RUN_ID, beatport_track, migrated_database
+from collection_pipeline.testing.harness import (
+    RUN_ID,
+    beatport_track,
+    migrated_database,
+    window_report,
+)
 
 MARCH = DateWindow(date(2024, 3, 1), date(2024, 4, 1))
 
@@ -116,7 +121,7 @@ def test_malformed_record_is_quarantined_without_failing_its_batch(db: Database)
     assert (result.batches, result.processed, result.quarantined) == (1, 2, 2)
     assert result.quarantine_reasons == {"absurd_value:bpm": 1, "null_object:genre": 1}
     assert rows(db, "SELECT beatport_id FROM tracks ORDER BY beatport_id") == [(1,), (3,)]
-    report = service(db).report(MARCH)
+    report = window_report(db, MARCH)
     assert (report.raw.total, report.raw.processed, report.raw.quarantined, report.raw.pending) == (
         4,
         2,

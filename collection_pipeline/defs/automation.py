@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
+from collection_pipeline import views
 from collection_pipeline.defs.checks import CHECK_SPECS, ENRICHMENT, PROCESSED, RAW
 from collection_pipeline.defs.partitions import daily_partitions, partition_key
-from collection_pipeline.defs.resources import DatabaseResource, collection_service
+from collection_pipeline.defs.resources import DatabaseResource
 
 JOB_NAME = "daily_collection"
 """The job every collection runs as: the schedule, `collection-pipeline run` and backfills
@@ -98,8 +99,9 @@ def spotify_recheck_sensor(
         return dg.SensorResult(cursor=context.cursor, skip_reason=skip)
     now = datetime.now(UTC)
     requested = _load_cursor(context.cursor)
-    with collection_service(database, run_id="recheck-sensor") as service:
-        days = service.partitions_needing_recheck()
+    days = database.database.unit_of_work(read_only=True).run(
+        lambda uow: views.recheck_days(uow, database.not_found_ttl, now)
+    )
     run_requests = []
     for day in sorted(days):
         key = partition_key(day)

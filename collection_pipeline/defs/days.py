@@ -31,6 +31,12 @@ from collection_pipeline.service import CollectionService, utc_now
 from collection_pipeline.storage import UnitOfWork
 
 Event = dg.AssetMaterialization | dg.AssetCheckEvaluation
+FINGERPRINTS: dict[dg.AssetKey, views.Fingerprint] = {
+    RAW: views.raw_fingerprint,
+    PROCESSED: views.processed_fingerprint,
+    ENRICHMENT: views.enrichment_fingerprint,
+}
+"""Each asset's data version (`dagster/data_version`) of a day."""
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -99,7 +105,7 @@ class DaysStep:
         for day in self._window.days():
             collected = result.days.get(day, DayCollect())
             if collected.complete:
-                yield self._materialize(RAW, day, metadata.raw_day(collected, states[day]), "raw")
+                yield self._materialize(RAW, day, metadata.raw_day(collected, states[day]))
             else:
                 self._fail(day, f"incomplete crawl: {collected.incomplete}")
             if checks.COMPLETE.key in self._checks:
@@ -117,9 +123,7 @@ class DaysStep:
             if processed.raw.pending:
                 self._fail(day, f"{processed.raw.pending} raw records stuck unprocessed")
             else:
-                yield self._materialize(
-                    PROCESSED, day, metadata.processed_day(processed), "processed"
-                )
+                yield self._materialize(PROCESSED, day, metadata.processed_day(processed))
             if checks.NOT_STUCK.key in self._checks:
                 yield self._targeted(
                     checks.not_stuck(day, processed.raw, processed.quarantine_reasons)
@@ -140,9 +144,7 @@ class DaysStep:
         floor = settings.match_rate_floor()
         for day in days:
             outcomes = figures[day].outcomes
-            yield self._materialize(
-                ENRICHMENT, day, metadata.enrichment_day(figures[day]), "enrichment"
-            )
+            yield self._materialize(ENRICHMENT, day, metadata.enrichment_day(figures[day]))
             if checks.NO_PENDING.key in self._checks:
                 yield self._targeted(checks.no_pending(day, outcomes))
             if checks.MATCH_RATE.key in self._checks:
@@ -181,9 +183,10 @@ class DaysStep:
         self.failed[day] = reason
 
     def _materialize(
-        self, key: dg.AssetKey, day: date, figures: dict[str, Any], asset: str
+        self, key: dg.AssetKey, day: date, figures: dict[str, Any]
     ) -> dg.AssetMaterialization:
-        version = self._service.fingerprint(asset, DateWindow.single_day(day))
+        fingerprint = FINGERPRINTS[key]
+        version = self._read(lambda uow: fingerprint(uow, DateWindow.single_day(day)))
         return dg.AssetMaterialization(
             asset_key=key,
             partition=partition_key(day),

@@ -6,17 +6,24 @@ service is exercised with the shape it meets in production.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any
+from datetime import date, datetime
+from typing import Any, TypeVar
 
 import httpx
 
-from collection_pipeline import settings
+from collection_pipeline import settings, views
 from collection_pipeline.clients import BeatportAPIClient, HttpPolicy, SpotifyAPIClient
-from collection_pipeline.domain import CollectResult, DateWindow, EnrichResult, ProcessResult
-from collection_pipeline.service import CollectionService
-from collection_pipeline.storage import Database
+from collection_pipeline.domain import (
+    CollectResult,
+    DateWindow,
+    EnrichResult,
+    ProcessResult,
+    WindowReport,
+)
+from collection_pipeline.service import CollectionService, utc_now
+from collection_pipeline.storage import Database, UnitOfWork
 from collection_pipeline.testing.defaults import (
     BEATPORT_CONCURRENCY,
     GENRE_IDS,
@@ -179,3 +186,26 @@ def fetch_truth(
     )
     response.raise_for_status()
     return response.json()["tracks"]
+
+
+# ---------------------------------------------------------------- reads
+
+
+T = TypeVar("T")
+
+
+def read(db: Database, work: Callable[[UnitOfWork], T]) -> T:
+    """`work(uow)` in a read-only transaction of its own, as the Dagster layer reads."""
+    return db.unit_of_work(read_only=True).run(work)
+
+
+def window_report(db: Database, window: DateWindow, now: datetime | None = None) -> WindowReport:
+    """`views.window_report` with the harness's not-found TTL, judged at `now` (default: now)."""
+    at = now or utc_now()
+    return read(db, lambda uow: views.window_report(uow, window, NOT_FOUND_TTL, at))
+
+
+def recheck_days(db: Database, now: datetime | None = None) -> list[date]:
+    """`views.recheck_days` with the harness's not-found TTL, judged at `now` (default: now)."""
+    at = now or utc_now()
+    return read(db, lambda uow: views.recheck_days(uow, NOT_FOUND_TTL, at))
