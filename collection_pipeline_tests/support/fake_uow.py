@@ -1,0 +1,208 @@
+"""An in-memory unit of work, for fast tests of the service's rules without a database.
+
+cosmicpython's fake repositories: each fake keeps its table family in dicts and answers the
+methods the service calls, with the same meaning as the SQL repositories (which their own tests
+prove on both engines). A transaction is modelled whole: `run(work)` applies `work`'s changes
+only if it returns, so a test can also see what a failed transaction left behind (nothing).
+`FakeDatabase.transactions` records each committed writer, so "one transaction per page" is a
+fact a test can assert.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, TypeVar
+
+from collection_pipeline.domain import DateWindow, LearnedRate, NormalizedTrack
+from collection_pipeline.storage import RawRecordIn, UpsertCounts
+from collection_pipeline.storage.hashing import canonical_json, content_hash
+from collection_pipeline.storage.raw import RawRecord
+from collection_pipeline.storage.sql import last_wins
+
+T = TypeVar("T")
+
+
+@dataclass
+class FakeRawRow:
+    id: int
+    provider: str
+    entity_type: str
+    external_id: str
+    payload: Any
+    partition_date: date | None
+    content_hash: str
+    run_id: str
+    processed_at: datetime | None = None
+    processing_error: str | None = None
+
+
+@dataclass
+class FakeState:
+    """Every table the fakes hold: what a transaction snapshots and restores."""
+
+    raw: dict[tuple[str, str, str], FakeRawRow] = field(default_factory=dict)
+    tracks: dict[int, NormalizedTrack] = field(default_factory=dict)
+    """Catalogue tracks by Beatport id."""
+    pacer_rates: dict[str, LearnedRate] = field(default_factory=dict)
+    next_id: int = 1
+
+
+class FakeRawRecords:
+    """`RawRecordRepository` over `FakeState.raw`."""
+
+    def __init__(self, state: FakeState, clock: Callable[[], datetime]) -> None:
+        self._state = state
+        self._clock = clock
+
+    def upsert_records(
+        self,
+        provider: str,
+        entity_type: str,
+        records: Sequence[RawRecordIn],
+        run_id: str,
+        *,
+        processed: bool = False,
+    ) -> UpsertCounts:
+        rows, dropped = last_wins(records, key=lambda record: record.external_id)
+        written: dict[str, bool] = {}
+        for record in rows:
+            key = (provider, entity_type, record.external_id)
+            digest = content_hash(canonical_json(record.payload))
+            stored = self._state.raw.get(key)
+            if stored is not None and stored.content_hash == digest:
+                continue
+            row_id = stored.id if stored else self._new_id()
+            self._state.raw[key] = FakeRawRow(
+                row_id,
+                provider,
+                entity_type,
+                record.external_id,
+                record.payload,
+                record.partition_date,
+                digest,
+                run_id,
+                processed_at=self._clock() if processed else None,
+            )
+            written[record.external_id] = stored is None
+        new = sum(written.values())
+        changed = len(written) - new
+        return UpsertCounts(new, changed, len(rows) - new - changed, dropped, written)
+
+    def fetch_unprocessed(
+        self, provider: str, entity_type: str, window: DateWindow, after_id: int, limit: int
+    ) -> list[RawRecord]:
+        queued = sorted(
+            (
+                row
+                for row in self._state.raw.values()
+                if (row.provider, row.entity_type) == (provider, entity_type)
+                and row.partition_date is not None
+                and window.start <= row.partition_date < window.end
+                and row.processed_at is None
+                and row.id > after_id
+            ),
+            key=lambda row: row.id,
+        )
+        return [
+            RawRecord(row.id, row.external_id, row.payload, row.partition_date, row.content_hash)
+            for row in queued[:limit]
+        ]
+
+    def mark_processed(
+        self, ids: Sequence[int], run_id: str, *, content_hashes: Mapping[int, str] | None = None
+    ) -> None:
+        self._finish(dict.fromkeys(ids), content_hashes)
+
+    def mark_quarantined(
+        self,
+        reasons: Mapping[int, str],
+        run_id: str,
+        *,
+        content_hashes: Mapping[int, str] | None = None,
+    ) -> None:
+        self._finish(dict(reasons), content_hashes)
+
+    def _finish(
+        self, errors: Mapping[int, str | None], content_hashes: Mapping[int, str] | None
+    ) -> None:
+        for row in self._state.raw.values():
+            if row.id not in errors:
+                continue
+            if content_hashes is not None and content_hashes.get(row.id) != row.content_hash:
+                continue  # re-collected as something else meanwhile: stays queued
+            row.processed_at, row.processing_error = self._clock(), errors[row.id]
+
+    def rows(self, provider: str = "beatport") -> list[FakeRawRow]:
+        """The stored rows of one provider, by id: what a test inspects."""
+        found = [row for row in self._state.raw.values() if row.provider == provider]
+        return sorted(found, key=lambda row: row.id)
+
+    def _new_id(self) -> int:
+        self._state.next_id += 1
+        return self._state.next_id - 1
+
+
+class FakeCatalog:
+    """`CatalogRepository.save_tracks` over `FakeState.tracks` (the entities are not split)."""
+
+    def __init__(self, state: FakeState) -> None:
+        self._state = state
+
+    def save_tracks(
+        self, items: Sequence[tuple[int, NormalizedTrack]], run_id: str
+    ) -> dict[str, int]:
+        pairs, _ = last_wins(items, key=lambda pair: pair[1].beatport_id)
+        stored = self._state.tracks
+        changed = [track for _, track in pairs if stored.get(track.beatport_id) != track]
+        for track in changed:
+            self._state.tracks[track.beatport_id] = track
+        return {"tracks": len(changed)} if changed else {}
+
+
+class FakePacerRates:
+    def __init__(self, state: FakeState) -> None:
+        self._state = state
+
+    def get(self, key: str) -> LearnedRate | None:
+        return self._state.pacer_rates.get(key)
+
+    def save(self, key: str, learned: LearnedRate) -> None:
+        self._state.pacer_rates[key] = learned
+
+
+class FakeUnitOfWork:
+    """One transaction over copies of the state; `run` publishes them only if `work` returns."""
+
+    def __init__(self, database: FakeDatabase, *, read_only: bool) -> None:
+        self._database = database
+        self.read_only = read_only
+
+    def run(self, work: Callable[[FakeUnitOfWork], T]) -> T:
+        state = copy.deepcopy(self._database.state)
+        self.raw = FakeRawRecords(state, self._database.clock)
+        self.catalog = FakeCatalog(state)
+        self.pacer_rates = FakePacerRates(state)
+        value = work(self)
+        if not self.read_only:
+            self._database.state = state
+            self._database.transactions += 1
+        return value
+
+
+@dataclass
+class FakeDatabase:
+    """What the service is given as its `uow_factory` (`FakeDatabase().unit_of_work`)."""
+
+    clock: Callable[[], datetime]
+    state: FakeState = field(default_factory=FakeState)
+    transactions: int = 0
+    """Committed writer transactions."""
+
+    def unit_of_work(self, *, read_only: bool = False, retry: bool = True) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self, read_only=read_only)
+
+    def read(self, work: Callable[[FakeUnitOfWork], T]) -> T:
+        return self.unit_of_work(read_only=True).run(work)
