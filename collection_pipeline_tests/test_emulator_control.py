@@ -132,12 +132,3 @@ def test_catalogue_revision_changes_a_few_records(emulator_url) -> None:
         (a["isrc"], a["artists"]) == (b["isrc"], b["artists"])
         for b, a in zip(before, after, strict=True)
     )
-
-
-def test_start_embedded_is_one_server_per_config() -> None:
-    from collection_pipeline.emulator import EmulatorConfig, start_embedded
-
-    first = start_embedded(EmulatorConfig(seed=99))
-    assert start_embedded(EmulatorConfig(seed=99)) == first
-    assert start_embedded(EmulatorConfig(seed=100)) != first
-    assert httpx.get(f"{first}/_emulator/stats").json() == {"requests": {}}

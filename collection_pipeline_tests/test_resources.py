@@ -123,6 +123,21 @@ def test_the_retry_settings_reach_both_clients_policies(monkeypatch):
     assert resources_from_env()["spotify"].retry_backoff_s == 0.5
 
 
+def test_the_embedded_emulator_lives_exactly_as_long_as_its_resource():
+    """Emulator mode serves a run from a server its source resource starts at setup and stops
+    at teardown: no thread or port outlives the run that needed it."""
+    with dg.build_resources({"source": ApiSourceResource(emulator_tracks_per_day=3)}) as built:
+        endpoint = built.source.beatport()
+        tracks, params = f"{endpoint.api_url}/catalog/tracks/", {"genre_id": 5}
+        headers = {"Authorization": f"Bearer {endpoint.access_token}"}
+        answer = httpx.get(tracks, params=params, headers=headers)
+        assert answer.status_code == 200
+        assert answer.json()["count"] > 0
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(tracks, params=params, headers=headers, timeout=2)
+    assert not [t for t in threading.enumerate() if t.name.startswith("emulator-")]
+
+
 @pytest.mark.parametrize("source", ["emulator", "live"])
 def test_definitions_validate_without_credentials(source, tmp_path):
     env = {

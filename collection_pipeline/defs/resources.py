@@ -94,6 +94,7 @@ class ApiSourceResource(dg.ConfigurableResource):
     )
 
     _emulator_url: str | None = PrivateAttr(default=None)
+    _emulator: ExitStack = PrivateAttr(default_factory=ExitStack)
 
     @classmethod
     def from_env(cls) -> ApiSourceResource:
@@ -142,15 +143,19 @@ class ApiSourceResource(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.mode == "live":
             return
-        from collection_pipeline.emulator import EmulatorConfig, start_embedded
+        from collection_pipeline.emulator import EmulatorConfig, serve_in_thread
 
-        self._emulator_url = start_embedded(
-            EmulatorConfig(
-                profile=self.emulator_profile,
-                seed=self.emulator_seed,
-                tracks_per_day=self.emulator_tracks_per_day,
-            )
+        config = EmulatorConfig(
+            profile=self.emulator_profile,
+            seed=self.emulator_seed,
+            tracks_per_day=self.emulator_tracks_per_day,
         )
+        self._emulator_url = self._emulator.enter_context(serve_in_thread(config))
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """Stop the embedded emulator: a run's server lives exactly as long as its resource."""
+        self._emulator.close()
+        self._emulator_url = None
 
     def beatport(self) -> BeatportEndpoint:
         if self._emulator_url is not None:

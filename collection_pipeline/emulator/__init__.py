@@ -10,7 +10,7 @@ collection_pipeline_tests/reference/ key for key (test_emulator_contract.py):
 
 from collection_pipeline.emulator.app import create_app
 from collection_pipeline.emulator.config import PROFILES, EmulatorConfig, FaultRates
-from collection_pipeline.emulator.server import serve_in_thread, start_embedded
+from collection_pipeline.emulator.server import serve_in_thread
 
 __all__ = [
     "PROFILES",
@@ -18,5 +18,4 @@ __all__ = [
     "FaultRates",
     "create_app",
     "serve_in_thread",
-    "start_embedded",
 ]

@@ -1,4 +1,4 @@
-"""Running the app: a uvicorn server in a background thread, per test or once per process."""
+"""Running the app: a uvicorn server in a background thread, for as long as a block runs."""
 
 from __future__ import annotations
 
@@ -67,23 +67,3 @@ def serve_in_thread(config: EmulatorConfig | None = None) -> Iterator[str]:
         yield server.start()
     finally:
         server.stop()
-
-
-_embedded: list[tuple[EmulatorConfig, str]] = []
-_embedded_lock = threading.Lock()
-
-
-def start_embedded(config: EmulatorConfig | None = None) -> str:
-    """A process-wide emulator for emulator mode: started once per distinct config, never stopped.
-
-    The same config always returns the same URL, so every resource and run in the process shares
-    one server (and its statistics) instead of racing to start their own.
-    """
-    config = config or EmulatorConfig()
-    with _embedded_lock:
-        for known, url in _embedded:
-            if known == config:
-                return url
-        url = _ThreadedServer(config).start()
-        _embedded.append((config, url))
-        return url
