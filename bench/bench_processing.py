@@ -17,7 +17,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bench.bench_storage import (
@@ -66,7 +66,7 @@ def window_of(tracks: list[dict]) -> DateWindow:
 def load_raw(db: Database, tracks: list[dict]) -> None:
     for page in pages(raw_records(tracks), PAGE_SIZE):
         with db.unit_of_work() as uow:
-            uow.raw.upsert_records("beatport", "track", page, "bench-load")
+            uow.raw.upsert_records("beatport", "track", page, "bench-load", now=datetime.now(UTC))
             uow.commit()
 
 

@@ -197,7 +197,9 @@ def limited_run(
         budget = client.pacer.budget
         learned = client.pacer.learned(datetime.now(UTC))
         if learned is not None:
-            catalogue.unit_of_work().run(lambda uow: uow.pacer_rates.save(client.rate_key, learned))
+            catalogue.unit_of_work().run(
+                lambda uow: uow.pacer_rates.save(client.rate_key, learned, now=datetime.now(UTC))
+            )
     if batch.fatal or batch.errors:
         raise SystemExit(f"limited run failed: {len(batch.errors)} errors, fatal={batch.fatal}")
     if not at_warmup:

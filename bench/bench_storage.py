@@ -172,7 +172,7 @@ def upsert_rate(db: Database, tracks: list[dict], page_size: int, run_id: str) -
     started = time.perf_counter()
     for page in pages(records, page_size):
         with db.unit_of_work() as uow:
-            uow.raw.upsert_records("beatport", "track", page, run_id)
+            uow.raw.upsert_records("beatport", "track", page, run_id, now=_now())
             uow.commit()
     return len(records) / (time.perf_counter() - started)
 
@@ -326,11 +326,15 @@ def hot_calls(db: Database, rows: int) -> list[tuple[str, Callable[[Any], Any]]]
     return [
         (
             "raw.upsert_records (new page)",
-            lambda u: u.raw.upsert_records("beatport", "track", raw_records(new_tracks), "bench"),
+            lambda u: u.raw.upsert_records(
+                "beatport", "track", raw_records(new_tracks), "bench", now=_now()
+            ),
         ),
         (
             "raw.upsert_records (known page)",
-            lambda u: u.raw.upsert_records("beatport", "track", raw_records(known), "bench"),
+            lambda u: u.raw.upsert_records(
+                "beatport", "track", raw_records(known), "bench", now=_now()
+            ),
         ),
         (
             "raw.fetch_unprocessed (day)",
@@ -340,13 +344,22 @@ def hot_calls(db: Database, rows: int) -> list[tuple[str, Callable[[Any], Any]]]
             "raw.fetch_unprocessed (week)",
             lambda u: u.raw.fetch_unprocessed("beatport", "track", week, 0, 1000),
         ),
-        ("raw.mark_processed", lambda u: u.raw.mark_processed(list(range(5000, 6000)), "bench")),
-        ("raw.mark_quarantined", lambda u: u.raw.mark_quarantined({7001: "x", 7002: "y"}, "b")),
+        (
+            "raw.mark_processed",
+            lambda u: u.raw.mark_processed(list(range(5000, 6000)), "bench", now=_now()),
+        ),
+        (
+            "raw.mark_quarantined",
+            lambda u: u.raw.mark_quarantined({7001: "x", 7002: "y"}, "b", now=_now()),
+        ),
         ("raw.state_counts", lambda u: u.raw.state_counts("beatport", "track", week)),
         ("raw.quarantine_reasons", lambda u: u.raw.quarantine_reasons("beatport", "track", week)),
         ("raw.count_in_window", lambda u: u.raw.count_in_window("beatport", "track", week)),
         ("raw.fingerprint", lambda u: u.raw.fingerprint("beatport", "track", week)),
-        ("catalog.save_tracks", lambda u: u.catalog.save_tracks(_normalized(u, rows), "bench")),
+        (
+            "catalog.save_tracks",
+            lambda u: u.catalog.save_tracks(_normalized(u, rows), "bench", now=_now()),
+        ),
         ("catalog.track_count", lambda u: u.catalog.track_count(week)),
         ("catalog.invalid_isrc_count", lambda u: u.catalog.invalid_isrc_count(week)),
         ("catalog.sample_tracks", lambda u: u.catalog.sample_tracks(week, 5)),
@@ -360,7 +373,7 @@ def hot_calls(db: Database, rows: int) -> list[tuple[str, Callable[[Any], Any]]]
         (
             "spotify.save_spotify_tracks",
             lambda u: u.spotify.save_spotify_tracks(
-                [{"id": f"sp{n}", "v": 2} for n in range(1, 200)], "bench"
+                [{"id": f"sp{n}", "v": 2} for n in range(1, 200)], "bench", now=_now()
             ),
         ),
         ("spotify.save_outcomes", lambda u: u.spotify.save_outcomes(_outcomes(u, week), "bench")),

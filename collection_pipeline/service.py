@@ -182,10 +182,13 @@ class CollectionService:
         by_day: dict[date | None, list[RawRecordIn]] = {}
         for record in records:
             by_day.setdefault(record.partition_date, []).append(record)
+        now = self._clock()
 
         def upsert(uow: UnitOfWork) -> dict[date | None, UpsertCounts]:
             return {
-                day: uow.raw.upsert_records(PROVIDER_BEATPORT, ENTITY_TRACK, group, self._run_id)
+                day: uow.raw.upsert_records(
+                    PROVIDER_BEATPORT, ENTITY_TRACK, group, self._run_id, now=now
+                )
                 for day, group in by_day.items()
             }
 
@@ -223,7 +226,10 @@ class CollectionService:
             upcoming = reader.submit(self._read_batch, window, 0, batch_size)
             while (batch := upcoming.result()).last_id is not None:
                 upcoming = reader.submit(self._read_batch, window, batch.last_id, batch_size)
-                written.update(self._write(lambda uow, batch=batch: self._save_batch(uow, batch)))
+                now = self._clock()
+                written.update(
+                    self._write(lambda uow, batch=batch, now=now: self._save_batch(uow, batch, now))
+                )
                 reasons.update(batch.quarantined.values())
                 result.batches += 1
                 result.processed += len(batch.good)
@@ -237,19 +243,23 @@ class CollectionService:
         result.seconds = time.monotonic() - started
         return result
 
-    def _save_batch(self, uow: UnitOfWork, batch: _NormalizedBatch) -> Mapping[str, int]:
-        """Write one normalized batch and mark its records; the entity counts written."""
+    def _save_batch(
+        self, uow: UnitOfWork, batch: _NormalizedBatch, now: datetime
+    ) -> Mapping[str, int]:
+        """Write one normalized batch and mark its records, all stamped `now` (one reading of
+        the service's clock per batch); the entity counts written."""
         written: Mapping[str, int] = {}
         if batch.good:
-            written = uow.catalog.save_tracks(batch.good, self._run_id)
+            written = uow.catalog.save_tracks(batch.good, self._run_id, now=now)
             uow.raw.mark_processed(
                 [raw_id for raw_id, _ in batch.good],
                 self._run_id,
+                now=now,
                 content_hashes=batch.content_hashes,
             )
         if batch.quarantined:
             uow.raw.mark_quarantined(
-                batch.quarantined, self._run_id, content_hashes=batch.content_hashes
+                batch.quarantined, self._run_id, now=now, content_hashes=batch.content_hashes
             )
         return written
 
@@ -304,10 +314,13 @@ class CollectionService:
                 if not lookups:
                     break
                 batch = self._spotify.search_many([lookup.isrc for lookup in lookups])
-                outcomes, spotify_tracks = self._decide(lookups, batch)
+                searched_at = self._clock()
+                outcomes, spotify_tracks = self._decide(lookups, batch, searched_at)
                 if outcomes:
                     self._write(
-                        lambda uow, o=outcomes, t=spotify_tracks: self._save_outcomes(uow, o, t)
+                        lambda uow, o=outcomes, t=spotify_tracks, at=searched_at: (
+                            self._save_outcomes(uow, o, t, at)
+                        )
                     )
                 result.batches += 1
                 result.isrcs_searched += len(batch.results) + len(batch.errors)
@@ -340,16 +353,18 @@ class CollectionService:
         uow: UnitOfWork,
         outcomes: Sequence[MatchOutcome],
         spotify_tracks: Sequence[dict[str, Any]],
+        searched_at: datetime,
     ) -> None:
+        """The batch's outcomes and the Spotify JSON they chose, stamped with the instant the
+        outcomes were searched at."""
         if spotify_tracks:
-            uow.spotify.save_spotify_tracks(spotify_tracks, self._run_id)
+            uow.spotify.save_spotify_tracks(spotify_tracks, self._run_id, now=searched_at)
         uow.spotify.save_outcomes(outcomes, self._run_id)
 
     def _decide(
-        self, lookups: Sequence[PendingLookup], batch: LookupBatch
+        self, lookups: Sequence[PendingLookup], batch: LookupBatch, searched_at: datetime
     ) -> tuple[list[MatchOutcome], list[dict[str, Any]]]:
         """One outcome per track of every answered ISRC, and the chosen Spotify tracks' JSON."""
-        searched_at = self._clock()
         outcomes: list[MatchOutcome] = []
         chosen: dict[str, dict[str, Any]] = {}
         for lookup in lookups:
@@ -471,12 +486,15 @@ class _RateMemory:
     def save(self, *, periodic: bool = False) -> None:
         if periodic and time.monotonic() - self._saved_at < RATE_SAVE_EVERY_S:
             return
-        learned = self._client.pacer.learned(self._clock())
+        now = self._clock()
+        learned = self._client.pacer.learned(now)
         if learned is None or learned == self._saved:
             return
         key = self._client.rate_key
         try:
-            self._uow_factory(retry=False).run(lambda uow: uow.pacer_rates.save(key, learned))
+            self._uow_factory(retry=False).run(
+                lambda uow: uow.pacer_rates.save(key, learned, now=now)
+            )
         except DatabaseUnavailableError as exc:
             log.warning("Spotify's learned rate was not saved: %s", exc)
             return

@@ -119,7 +119,7 @@ def seed_tracks(db: Database, *payloads: dict[str, Any]) -> None:
         RawRecordIn(str(p["id"]), p, date.fromisoformat(p["publish_date"])) for p in payloads
     ]
     with db.unit_of_work() as uow:
-        uow.raw.upsert_records("beatport", "track", records, "seed")
+        uow.raw.upsert_records("beatport", "track", records, "seed", now=NOW)
         uow.commit()
     CollectionService(
         db.unit_of_work, run_id="seed", not_found_ttl=NOT_FOUND_TTL

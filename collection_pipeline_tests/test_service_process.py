@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -21,6 +21,7 @@ from collection_pipeline.testing.harness import (
 )
 
 MARCH = DateWindow(date(2024, 3, 1), date(2024, 4, 1))
+NOW = datetime(2024, 4, 1, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -38,7 +39,7 @@ def store_raw(
         for external_id, payload in zip(ids, payloads, strict=True)
     ]
     with db.unit_of_work() as uow:
-        uow.raw.upsert_records("beatport", "track", records, "collect-run")
+        uow.raw.upsert_records("beatport", "track", records, "collect-run", now=NOW)
         uow.commit()
 
 

@@ -66,7 +66,7 @@ def test_enrichment_resumes_the_remembered_rate(catalogue: tuple[Database, str])
     db, base_url = catalogue
     stored = LearnedRate(budget=3000.0, window_s=30.0, learned_at=NOW - timedelta(hours=20))
     with spotify_client(base_url, AdaptivePacer()) as client:
-        db.unit_of_work().run(lambda uow: uow.pacer_rates.save(client.rate_key, stored))
+        db.unit_of_work().run(lambda uow: uow.pacer_rates.save(client.rate_key, stored, now=NOW))
         enrich(db, client)
         assert client.pacer.budget is not None  # enforced from the start, never slow start
         assert client.pacer.budget >= stored.budget

@@ -45,7 +45,7 @@ def complete(query: BeatportQuery, by_day: dict[date, int]) -> QueryOutcome:
 
 
 def test_each_page_is_one_transaction_and_each_day_counts_its_own_records() -> None:
-    db = FakeDatabase(clock=lambda: NOW)
+    db = FakeDatabase()
     pages = [
         page(QUERY, 1, 2, [track(1, MONDAY), track(2, MONDAY)]),
         page(QUERY, 2, 2, [track(3, TUESDAY)]),
@@ -64,7 +64,7 @@ def test_each_page_is_one_transaction_and_each_day_counts_its_own_records() -> N
 
 
 def test_a_track_that_moves_to_another_day_mid_collect_is_counted_once_on_its_new_day() -> None:
-    db = FakeDatabase(clock=lambda: NOW)
+    db = FakeDatabase()
     pages = [
         page(QUERY, 1, 2, [track(1, MONDAY), track(2, MONDAY)]),
         page(QUERY, 2, 2, [track(1, TUESDAY)]),  # re-dated while the crawl was paging
@@ -81,7 +81,7 @@ def test_a_track_that_moves_to_another_day_mid_collect_is_counted_once_on_its_ne
 
 
 def test_a_re_collect_counts_changed_and_unchanged_records_apart() -> None:
-    db = FakeDatabase(clock=lambda: NOW)
+    db = FakeDatabase()
     first = ScriptedCrawl([page(QUERY, 1, 1, [track(1, MONDAY), track(2, MONDAY)])], [])
     service(db, ScriptedBeatport(first)).collect_beatport_tracks_raw(WINDOW, [5])
     renamed = track(2, MONDAY, name="Glue (Edit)")
@@ -94,7 +94,7 @@ def test_a_re_collect_counts_changed_and_unchanged_records_apart() -> None:
 
 
 def test_an_incomplete_query_marks_only_its_own_days_and_its_pages_are_kept() -> None:
-    db = FakeDatabase(clock=lambda: NOW)
+    db = FakeDatabase()
     monday, tuesday = BeatportQuery((5,), MONDAY, MONDAY), BeatportQuery((5,), TUESDAY, TUESDAY)
     short = QueryOutcome(tuesday, 3, 1, "count 3, 1 arrived", {TUESDAY: 1})
     pages = [page(monday, 1, 1, [track(1, MONDAY)]), page(tuesday, 1, 1, [track(2, TUESDAY)])]
@@ -110,7 +110,7 @@ def test_an_incomplete_query_marks_only_its_own_days_and_its_pages_are_kept() ->
 
 
 def test_refused_credentials_stop_the_collect_as_final_and_keep_the_pages_stored() -> None:
-    db = FakeDatabase(clock=lambda: NOW)
+    db = FakeDatabase()
     refused = AuthenticationError("401: set BEATPORT_ACCESS_TOKEN")
     crawl = ScriptedCrawl([page(QUERY, 1, 3, [track(1, MONDAY)])], [], fails_with=refused)
 
@@ -124,7 +124,7 @@ def test_refused_credentials_stop_the_collect_as_final_and_keep_the_pages_stored
 
 def test_collect_asks_the_client_for_the_windows_inclusive_days() -> None:
     beatport = ScriptedBeatport(ScriptedCrawl([], []))
-    service(FakeDatabase(clock=lambda: NOW), beatport).collect_beatport_tracks_raw(WINDOW, [11, 5])
+    service(FakeDatabase(), beatport).collect_beatport_tracks_raw(WINDOW, [11, 5])
     assert beatport.asked == [((11, 5), MONDAY, TUESDAY)]
 
 
@@ -138,7 +138,7 @@ def collected(db: FakeDatabase, *tracks: dict[str, object]) -> None:
 
 
 def test_a_malformed_record_is_quarantined_in_its_batch_and_never_fails_it() -> None:
-    db = FakeDatabase(clock=lambda: NOW)
+    db = FakeDatabase()
     collected(db, track(1, MONDAY), track(2, MONDAY, bpm=-4), track(3, TUESDAY))
 
     result = service(db).process_unprocessed_beatport_tracks(WINDOW, batch_size=10)
@@ -153,7 +153,7 @@ def test_a_malformed_record_is_quarantined_in_its_batch_and_never_fails_it() -> 
 
 
 def test_processing_goes_in_keyset_batches_of_one_transaction_each() -> None:
-    db = FakeDatabase(clock=lambda: NOW)
+    db = FakeDatabase()
     collected(db, *(track(n, MONDAY) for n in range(1, 6)))
 
     result = service(db).process_unprocessed_beatport_tracks(WINDOW, batch_size=2)
@@ -164,7 +164,7 @@ def test_processing_goes_in_keyset_batches_of_one_transaction_each() -> None:
 
 
 def test_a_batch_size_below_one_is_refused_before_any_work() -> None:
-    db = FakeDatabase(clock=lambda: NOW)
+    db = FakeDatabase()
     with pytest.raises(ValueError, match="batch_size"):
         service(db).process_unprocessed_beatport_tracks(WINDOW, batch_size=0)
     assert db.transactions == 0

@@ -11,6 +11,7 @@ from collection_pipeline.storage import Database, RawRecordIn
 from collection_pipeline.testing.digest import database_digest
 from collection_pipeline_tests.support.catalog import (
     DAY,
+    NOW,
     WINDOW,
     make_track,
     new_database,
@@ -113,7 +114,7 @@ def test_saving_the_same_tracks_again_writes_nothing(database_url: str) -> None:
     raw_ids = dict(query(db, "SELECT external_id, id FROM external_data"))
     with db.unit_of_work() as uow:
         written = uow.catalog.save_tracks(
-            [(raw_ids[str(t.beatport_id)], t) for t in tracks], "run-2"
+            [(raw_ids[str(t.beatport_id)], t) for t in tracks], "run-2", now=NOW
         )
         uow.commit()
     assert {table: count for table, count in written.items() if table != "track_artists"} == {
@@ -178,9 +179,12 @@ def test_invalid_isrc_count_counts_rejected_raw_isrcs(database_url: str) -> None
             "track",
             [RawRecordIn(str(bp), payload, DAY) for bp, payload in payloads.items()],
             "run-1",
+            now=NOW,
         )
         records = uow.raw.fetch_unprocessed("beatport", "track", WINDOW, 0, 10)
-        uow.catalog.save_tracks(list(zip([r.id for r in records], tracks, strict=True)), "run-1")
+        uow.catalog.save_tracks(
+            list(zip([r.id for r in records], tracks, strict=True)), "run-1", now=NOW
+        )
         assert uow.catalog.invalid_isrc_count(WINDOW) == 1
     db.dispose()
 

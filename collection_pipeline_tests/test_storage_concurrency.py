@@ -60,19 +60,21 @@ def run_batches(url: str, numbers: list[int], run_id: str, barrier: Any = None) 
         tracks = {str(n): catalogue_track(n) for n in batch}
         with db.unit_of_work() as uow:
             records = [RawRecordIn(k, raw_payload(t), t.publish_date) for k, t in tracks.items()]
-            uow.raw.upsert_records("beatport", "track", records, run_id)
+            uow.raw.upsert_records("beatport", "track", records, run_id, now=now)
             uow.commit()
         with db.unit_of_work() as uow:
             pending = uow.raw.fetch_unprocessed("beatport", "track", WINDOW, 0, 10_000)
             mine = [r for r in pending if r.external_id in tracks]
-            uow.catalog.save_tracks([(r.id, tracks[r.external_id]) for r in mine], run_id)
-            uow.raw.mark_processed([r.id for r in mine], run_id)
+            uow.catalog.save_tracks([(r.id, tracks[r.external_id]) for r in mine], run_id, now=now)
+            uow.raw.mark_processed([r.id for r in mine], run_id, now=now)
             uow.commit()
         with db.unit_of_work() as uow:
             lookups = uow.spotify.pending_lookups(WINDOW, TTL, now, None, 10_000)
             outcomes = [outcome_for(t.track_id, t.isrc, now) for p in lookups for t in p.tracks]
             found = sorted({o.spotify_track_id for o in outcomes if o.spotify_track_id})
-            uow.spotify.save_spotify_tracks([{"id": sp, "kind": "track"} for sp in found], run_id)
+            uow.spotify.save_spotify_tracks(
+                [{"id": sp, "kind": "track"} for sp in found], run_id, now=now
+            )
             uow.spotify.save_outcomes(outcomes, run_id)
             uow.commit()
     db.dispose()

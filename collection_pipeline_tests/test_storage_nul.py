@@ -13,7 +13,7 @@ from collection_pipeline.storage.hashing import (
     escape_nul,
     unescape_nul,
 )
-from collection_pipeline_tests.support.catalog import DAY, WINDOW, new_database, query
+from collection_pipeline_tests.support.catalog import DAY, NOW, WINDOW, new_database, query
 
 TRICKY: dict[str, Any] = {
     "id": 7,
@@ -44,7 +44,7 @@ def test_a_record_holding_nul_is_stored_escaped_and_read_back_as_received(
     db = new_database(database_url)
     records = [RawRecordIn("7", TRICKY, DAY), RawRecordIn("8", {"id": 8, "name": "ok"}, DAY)]
     with db.unit_of_work() as uow:
-        assert uow.raw.upsert_records("beatport", "track", records, "r1") == UpsertCounts(
+        assert uow.raw.upsert_records("beatport", "track", records, "r1", now=NOW) == UpsertCounts(
             2, 0, 0, 0
         )
         uow.commit()
@@ -54,9 +54,11 @@ def test_a_record_holding_nul_is_stored_escaped_and_read_back_as_received(
         stored = uow.raw.fetch_unprocessed("beatport", "track", WINDOW, 0, 10)
         assert [r.payload for r in stored] == [TRICKY, {"id": 8, "name": "ok"}]
         # re-collecting the same content is unchanged: the hash is the received content's
-        again = uow.raw.upsert_records("beatport", "track", records, "r2")
+        again = uow.raw.upsert_records("beatport", "track", records, "r2", now=NOW)
         changed = {**TRICKY, "name": "Glue\x00\x00"}
-        edit = uow.raw.upsert_records("beatport", "track", [RawRecordIn("7", changed, DAY)], "r3")
+        edit = uow.raw.upsert_records(
+            "beatport", "track", [RawRecordIn("7", changed, DAY)], "r3", now=NOW
+        )
         uow.commit()
     assert (again, edit) == (UpsertCounts(0, 0, 2, 0), UpsertCounts(0, 1, 0, 0))
     hashes = dict(query(db, "SELECT external_id, content_hash FROM external_data"))
@@ -70,7 +72,7 @@ def test_nul_in_a_spotify_payload_is_stored_as_processed(database_url: str) -> N
     with db.unit_of_work() as uow:
         uow.raw.upsert_records(
             "spotify", "track", [RawRecordIn("x", {"id": "x", "name": "\x00"}, None)], "r1",
-            processed=True,
+            processed=True, now=NOW,
         )  # fmt: skip
         uow.commit()
     assert query(db, "SELECT external_id FROM external_data WHERE processed_at IS NOT NULL") == [

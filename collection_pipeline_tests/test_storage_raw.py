@@ -6,7 +6,7 @@ from datetime import date, timedelta
 
 from collection_pipeline.domain import DateWindow, RawStateCounts
 from collection_pipeline.storage import Database, RawRecordIn, UpsertCounts
-from collection_pipeline_tests.support.catalog import new_database, query
+from collection_pipeline_tests.support.catalog import NOW, new_database, query
 
 DAY = date(2024, 3, 1)
 WINDOW = DateWindow.single_day(DAY)
@@ -20,7 +20,7 @@ def record(bp_id: int, revision: int = 0, day: date = DAY) -> RawRecordIn:
 
 def upsert(db: Database, records: list[RawRecordIn], run_id: str = "run-1") -> UpsertCounts:
     with db.unit_of_work() as uow:
-        counts = uow.raw.upsert_records("beatport", "track", records, run_id)
+        counts = uow.raw.upsert_records("beatport", "track", records, run_id, now=NOW)
         uow.commit()
     return counts
 
@@ -53,8 +53,8 @@ def test_changed_content_requeues_exactly_the_changed_records(database_url: str)
     upsert(db, [record(n) for n in range(6)])
     ids = raw_ids(db)
     with db.unit_of_work() as uow:
-        uow.raw.mark_processed([ids[str(n)] for n in range(5)], "p-1")
-        uow.raw.mark_quarantined({ids["5"]: "missing:name"}, "p-1")
+        uow.raw.mark_processed([ids[str(n)] for n in range(5)], "p-1", now=NOW)
+        uow.raw.mark_quarantined({ids["5"]: "missing:name"}, "p-1", now=NOW)
         uow.commit()
     assert pending_ids(db) == []
 
@@ -99,7 +99,7 @@ def test_keyset_iteration_over_unprocessed_records_in_a_window(database_url: str
         with db.unit_of_work() as uow:
             page = uow.raw.fetch_unprocessed("beatport", "track", window, after_id, 7)
             # processing while iterating must neither skip nor repeat records
-            uow.raw.mark_processed([r.id for r in page[:3]], "p-1")
+            uow.raw.mark_processed([r.id for r in page[:3]], "p-1", now=NOW)
             uow.commit()
         if not page:
             break
@@ -116,8 +116,10 @@ def test_quarantine_reasons_and_window_counts(database_url: str) -> None:
     upsert(db, [record(n) for n in range(5)] + [record(9, day=DAY + timedelta(days=1))])
     ids = raw_ids(db)
     with db.unit_of_work() as uow:
-        uow.raw.mark_quarantined({ids["0"]: "bad:bpm", ids["1"]: "bad:bpm", ids["2"]: "x"}, "p")
-        uow.raw.mark_processed([ids["3"]], "p")
+        uow.raw.mark_quarantined(
+            {ids["0"]: "bad:bpm", ids["1"]: "bad:bpm", ids["2"]: "x"}, "p", now=NOW
+        )
+        uow.raw.mark_processed([ids["3"]], "p", now=NOW)
         uow.commit()
     with db.unit_of_work() as uow:
         assert uow.raw.quarantine_reasons("beatport", "track", WINDOW) == {"bad:bpm": 2, "x": 1}
@@ -139,7 +141,7 @@ def test_fingerprint_follows_content_not_processing(database_url: str) -> None:
 
     first = fingerprint()
     with db.unit_of_work() as uow:
-        uow.raw.mark_processed(list(raw_ids(db).values()), "p")
+        uow.raw.mark_processed(list(raw_ids(db).values()), "p", now=NOW)
         uow.commit()
     assert fingerprint() == first
     upsert(db, [record(1, 1)])
@@ -150,10 +152,10 @@ def test_fingerprint_follows_content_not_processing(database_url: str) -> None:
 def test_unit_of_work_rolls_back_unless_committed(database_url: str) -> None:
     db = new_database(database_url)
     with db.unit_of_work() as uow:
-        uow.raw.upsert_records("beatport", "track", [record(1)], "run-1")
+        uow.raw.upsert_records("beatport", "track", [record(1)], "run-1", now=NOW)
     try:
         with db.unit_of_work() as uow:
-            uow.raw.upsert_records("beatport", "track", [record(2)], "run-1")
+            uow.raw.upsert_records("beatport", "track", [record(2)], "run-1", now=NOW)
             raise RuntimeError("crash mid-batch")
     except RuntimeError:
         pass
@@ -172,14 +174,14 @@ def test_a_record_recollected_while_being_processed_stays_queued(database_url: s
     upsert(db, [record(2, revision=1)], "run-2")  # new content arrives mid-processing
 
     with db.unit_of_work() as uow:
-        uow.raw.mark_processed(list(read), "p-1", content_hashes=read)
+        uow.raw.mark_processed(list(read), "p-1", content_hashes=read, now=NOW)
         uow.commit()
     assert pending_ids(db) == ["2"]  # the newer content of 2 still waits; 1 is done
 
     with db.unit_of_work() as uow:
         (fresh,) = uow.raw.fetch_unprocessed("beatport", "track", WINDOW, 0, 10)
         uow.raw.mark_quarantined(
-            {fresh.id: "bad"}, "p-2", content_hashes={fresh.id: fresh.content_hash}
+            {fresh.id: "bad"}, "p-2", content_hashes={fresh.id: fresh.content_hash}, now=NOW
         )
         uow.commit()
     assert pending_ids(db) == []

@@ -11,7 +11,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -30,6 +30,7 @@ from collection_pipeline.testing.harness import (
 )
 
 MARCH = DateWindow(date(2024, 3, 1), date(2024, 4, 1))
+NOW = datetime(2024, 4, 1, tzinfo=UTC)
 FAST_S = 0.5
 """"Well under a second": how much longer a read may take while a writer holds the lock."""
 HOLD_S = 10.0
@@ -45,7 +46,9 @@ def raw_records(*ids: int) -> list[RawRecordIn]:
 def db(database_url: str) -> Iterator[Database]:
     with migrated_database(database_url) as database:
         database.unit_of_work().run(
-            lambda uow: uow.raw.upsert_records("beatport", "track", raw_records(1, 2, 3), "seed")
+            lambda uow: uow.raw.upsert_records(
+                "beatport", "track", raw_records(1, 2, 3), "seed", now=NOW
+            )
         )
         CollectionService(
             database.unit_of_work, run_id="seed", not_found_ttl=NOT_FOUND_TTL
@@ -80,7 +83,7 @@ class HeldWriter:
     def _hold(self) -> None:
         try:
             with self._db.unit_of_work() as uow:
-                uow.raw.upsert_records("beatport", "track", raw_records(50), "holder")
+                uow.raw.upsert_records("beatport", "track", raw_records(50), "holder", now=NOW)
                 self._written.set()
                 self._release.wait(HOLD_S)
                 uow.commit()
@@ -128,11 +131,13 @@ def test_a_read_only_unit_of_work_is_read_only_on_postgresql(db: Database) -> No
         pytest.skip("SQLite has no read-only transactions; its readers just never lock")
     with pytest.raises(sa.exc.InternalError, match="read-only transaction"):
         db.unit_of_work(read_only=True).run(
-            lambda uow: uow.raw.upsert_records("beatport", "track", raw_records(60), "reader")
+            lambda uow: uow.raw.upsert_records(
+                "beatport", "track", raw_records(60), "reader", now=NOW
+            )
         )
     # The pooled connection is a writer again for the next unit of work.
     db.unit_of_work().run(
-        lambda uow: uow.raw.upsert_records("beatport", "track", raw_records(61), "writer")
+        lambda uow: uow.raw.upsert_records("beatport", "track", raw_records(61), "writer", now=NOW)
     )
 
 
@@ -141,7 +146,7 @@ def test_a_second_writer_waits_for_the_first_then_proceeds(tmp_path) -> None:
         done = threading.Event()
 
         def second_writer(uow: UnitOfWork) -> None:
-            uow.raw.upsert_records("beatport", "track", raw_records(70), "second")
+            uow.raw.upsert_records("beatport", "track", raw_records(70), "second", now=NOW)
 
         def write() -> None:
             db.unit_of_work().run(second_writer)

@@ -83,7 +83,7 @@ def test_outcomes_ttl_and_errors_decide_what_is_pending(database_url: str) -> No
     ids = track_ids(db)
     old, recent = NOW - TTL - timedelta(seconds=1), NOW - TTL + timedelta(hours=1)
     with db.unit_of_work() as uow:
-        uow.spotify.save_spotify_tracks([{"id": "sp1", "name": "x"}], "run-1")
+        uow.spotify.save_spotify_tracks([{"id": "sp1", "name": "x"}], "run-1", now=NOW)
         uow.commit()
     save(
         db,
@@ -160,9 +160,9 @@ def test_spotify_tracks_are_stored_once_per_id_outside_the_queue(database_url: s
     db = new_database(database_url)
     with db.unit_of_work() as uow:
         uow.spotify.save_spotify_tracks(
-            [{"id": "a", "n": 1}, {"id": "b"}, {"id": "a", "n": 2}], "r"
+            [{"id": "a", "n": 1}, {"id": "b"}, {"id": "a", "n": 2}], "r", now=NOW
         )
-        uow.spotify.save_spotify_tracks([{"id": "a", "n": 2}], "r2")
+        uow.spotify.save_spotify_tracks([{"id": "a", "n": 2}], "r2", now=NOW)
         uow.commit()
     rows = query(
         db,

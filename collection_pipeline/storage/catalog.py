@@ -26,7 +26,6 @@ from collection_pipeline.storage.sql import (
     in_window,
     last_wins,
     upsert,
-    utc_now,
     window_sample,
 )
 
@@ -55,16 +54,16 @@ class CatalogRepository:
         self._conn = conn
 
     def save_tracks(
-        self, items: Sequence[tuple[int, NormalizedTrack]], run_id: str
+        self, items: Sequence[tuple[int, NormalizedTrack]], run_id: str, *, now: datetime
     ) -> dict[str, int]:
         """Upsert a batch of tracks and everything they reference; replace their artist links.
 
         Tables are written parents first and every statement locks rows in Beatport-id order,
         so two writers sharing artists or labels wait for each other instead of deadlocking.
         A row is rewritten only when its content differs. Returns rows written per table.
+        Written rows' `updated_at` is the caller's `now` (the service's one clock).
         """
         pairs, _ = last_wins(items, key=lambda pair: pair[1].beatport_id)
-        now = utc_now()
         written: dict[str, int] = {}
         save = self._entity_saver(run_id, now, written)
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 
 from collection_pipeline.domain import LearnedRate
 from collection_pipeline.storage.schema import pacer_rates
-from collection_pipeline.storage.sql import upsert, utc_now
+from collection_pipeline.storage.sql import upsert
 
 
 class PacerRateRepository:
@@ -26,13 +28,15 @@ class PacerRateRepository:
             return None
         return LearnedRate(budget=row.budget, window_s=row.window_s, learned_at=row.learned_at)
 
-    def save(self, key: str, learned: LearnedRate) -> None:
+    def save(self, key: str, learned: LearnedRate, *, now: datetime) -> None:
+        """Remember `learned` for `key`; `updated_at` is the caller's `now`, not a clock of
+        this repository's own."""
         values = {
             "key": key,
             "budget": learned.budget,
             "window_s": learned.window_s,
             "learned_at": learned.learned_at,
-            "updated_at": utc_now(),
+            "updated_at": now,
         }
         statement = upsert(self._conn, pacer_rates).values(values)
         self._conn.execute(

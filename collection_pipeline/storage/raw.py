@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -19,7 +19,7 @@ from collection_pipeline.storage.hashing import (
     unescape_nul,
 )
 from collection_pipeline.storage.schema import external_data as ed
-from collection_pipeline.storage.sql import chunks, in_window, last_wins, upsert, utc_now
+from collection_pipeline.storage.sql import chunks, in_window, last_wins, upsert
 from collection_pipeline.storage.types import SerializedJSON
 
 
@@ -68,6 +68,7 @@ class RawRecordRepository:
         records: Sequence[RawRecordIn],
         run_id: str,
         *,
+        now: datetime,
         processed: bool = False,
     ) -> UpsertCounts:
         """Insert new records, rewrite changed ones, leave unchanged ones untouched.
@@ -78,6 +79,8 @@ class RawRecordRepository:
         `last_seen_at` is therefore the last collection that wrote the record (new or changed).
         A changed record is re-queued: `processed_at` and the error are cleared.
         `processed=True` stores records that need no processing step (Spotify tracks).
+        `now` stamps the written rows: the caller's clock, so a service run stamps with the one
+        clock it also judges TTLs by (and a test can fix it).
 
         Counts are exact even against a concurrent writer: the upsert only writes rows whose
         hash differs and RETURNING reports what it really wrote (on PostgreSQL `xmax = 0`
@@ -97,7 +100,6 @@ class RawRecordRepository:
             if self._conn.dialect.name == "postgresql"
             else self._stored_hashes(provider, entity_type, list(hashes))
         )
-        now = utc_now()
         values = [
             {
                 "provider": provider,
@@ -203,38 +205,47 @@ class RawRecordRepository:
         ]
 
     def mark_processed(
-        self, ids: Sequence[int], run_id: str, *, content_hashes: Mapping[int, str] | None = None
+        self,
+        ids: Sequence[int],
+        run_id: str,
+        *,
+        now: datetime,
+        content_hashes: Mapping[int, str] | None = None,
     ) -> None:
-        """Take records out of the queue.
+        """Take records out of the queue, stamping `processed_at` with the caller's `now`.
 
         With `content_hashes` (the hashes the caller normalized), a record whose content was
         re-collected as something else in the meantime stays queued, so the newer content is
         processed too instead of being marked done unseen.
         """
-        self._finish(sorted(set(ids)), run_id, None, content_hashes)
+        self._finish(sorted(set(ids)), run_id, None, now, content_hashes)
 
     def mark_quarantined(
         self,
         reasons: Mapping[int, str],
         run_id: str,
         *,
+        now: datetime,
         content_hashes: Mapping[int, str] | None = None,
     ) -> None:
-        """Take records out of the queue with a reason; a later content change re-queues them."""
+        """Take records out of the queue with a reason; a later content change re-queues them.
+
+        `processed_at` is the caller's `now`, as in `mark_processed`.
+        """
         by_reason: dict[str, list[int]] = defaultdict(list)
         for record_id, reason in sorted(reasons.items()):
             by_reason[reason].append(record_id)
         for reason in sorted(by_reason):
-            self._finish(by_reason[reason], run_id, reason, content_hashes)
+            self._finish(by_reason[reason], run_id, reason, now, content_hashes)
 
     def _finish(
         self,
         ids: list[int],
         run_id: str,
         error: str | None,
+        now: datetime,
         content_hashes: Mapping[int, str] | None,
     ) -> None:
-        now = utc_now()
         for chunk in chunks(ids):
             current = self._lock_in_upsert_order(chunk)
             if content_hashes is not None:

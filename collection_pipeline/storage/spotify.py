@@ -102,14 +102,16 @@ class SpotifyRepository:
         )
         return self._conn.execute(query).scalar_one()
 
-    def save_spotify_tracks(self, items: Sequence[dict[str, Any]], run_id: str) -> None:
+    def save_spotify_tracks(
+        self, items: Sequence[dict[str, Any]], run_id: str, *, now: datetime
+    ) -> None:
         """Raw Spotify track JSON, once per Spotify id (rewritten only when it changed).
 
         Stored as already processed: nothing normalizes them, and this keeps them out of the
-        processing queue's partial index.
+        processing queue's partial index. `now` stamps them (the search's instant).
         """
         records = [RawRecordIn(str(item["id"]), item, None) for item in items]
-        self._raw.upsert_records(PROVIDER, ENTITY_TYPE, records, run_id, processed=True)
+        self._raw.upsert_records(PROVIDER, ENTITY_TYPE, records, run_id, now=now, processed=True)
 
     def save_outcomes(self, outcomes: Sequence[MatchOutcome], run_id: str) -> None:
         """Upsert one outcome per track (last wins in the batch); attempts count every save.

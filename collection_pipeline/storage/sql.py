@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any, TypeVar
 
 import sqlalchemy as sa
@@ -71,7 +71,3 @@ def window_sample(
         .limit(limit)
     )
     return [dict(row) for row in conn.execute(query).mappings()]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)

@@ -119,10 +119,12 @@ def real_service(
     run_id: str = RUN_ID,
     *,
     spotify_policy: HttpPolicy | None = None,
+    clock: Callable[[], datetime] = utc_now,
     **beatport_scale: int,
 ) -> Iterator[CollectionService]:
     """A service from real parts: the database's units of work and clients on the emulator.
 
+    `clock` is the service's one clock (a test fixes it to see what the service stamps).
     `beatport_scale` (`count_cap`, `page_size`) is for an emulator given a lower count cap: the
     Beatport client must be given the same one."""
     policy = HttpPolicy(**FAST_POLICY_ARGS)
@@ -152,6 +154,7 @@ def real_service(
             run_id=run_id,
             beatport=beatport,
             spotify=spotify,
+            clock=clock,
             not_found_ttl=NOT_FOUND_TTL,
         )
 

@@ -3,7 +3,7 @@ the normalization module), stored the way the service stores them, and read back
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -20,6 +20,8 @@ from collection_pipeline.storage import Database, RawRecordIn
 
 DAY = date(2024, 3, 1)
 WINDOW = DateWindow.single_day(DAY)
+NOW = datetime(2024, 3, 2, 12, 0, tzinfo=UTC)
+"""The instant the storage tests stamp their writes with: repositories take it, never a clock."""
 
 
 def make_track(
@@ -75,7 +77,7 @@ def store_tracks(db: Database, tracks: list[NormalizedTrack], run_id: str = "run
         RawRecordIn(str(t.beatport_id), raw_payload(t), t.publish_date or DAY) for t in tracks
     ]
     with db.unit_of_work() as uow:
-        uow.raw.upsert_records("beatport", "track", records, run_id)
+        uow.raw.upsert_records("beatport", "track", records, run_id, now=NOW)
         raw_ids = {
             r.external_id: r.id
             for r in uow.raw.fetch_unprocessed(
@@ -85,8 +87,9 @@ def store_tracks(db: Database, tracks: list[NormalizedTrack], run_id: str = "run
         written = uow.catalog.save_tracks(
             [(raw_ids[str(t.beatport_id)], t) for t in tracks if str(t.beatport_id) in raw_ids],
             run_id,
+            now=NOW,
         )
-        uow.raw.mark_processed(list(raw_ids.values()), run_id)
+        uow.raw.mark_processed(list(raw_ids.values()), run_id, now=NOW)
         uow.commit()
     return written
 

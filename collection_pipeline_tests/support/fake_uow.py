@@ -53,9 +53,8 @@ class FakeState:
 class FakeRawRecords:
     """`RawRecordRepository` over `FakeState.raw`."""
 
-    def __init__(self, state: FakeState, clock: Callable[[], datetime]) -> None:
+    def __init__(self, state: FakeState) -> None:
         self._state = state
-        self._clock = clock
 
     def upsert_records(
         self,
@@ -64,6 +63,7 @@ class FakeRawRecords:
         records: Sequence[RawRecordIn],
         run_id: str,
         *,
+        now: datetime,
         processed: bool = False,
     ) -> UpsertCounts:
         rows, dropped = last_wins(records, key=lambda record: record.external_id)
@@ -84,7 +84,7 @@ class FakeRawRecords:
                 record.partition_date,
                 digest,
                 run_id,
-                processed_at=self._clock() if processed else None,
+                processed_at=now if processed else None,
             )
             written[record.external_id] = stored is None
         new = sum(written.values())
@@ -112,28 +112,37 @@ class FakeRawRecords:
         ]
 
     def mark_processed(
-        self, ids: Sequence[int], run_id: str, *, content_hashes: Mapping[int, str] | None = None
+        self,
+        ids: Sequence[int],
+        run_id: str,
+        *,
+        now: datetime,
+        content_hashes: Mapping[int, str] | None = None,
     ) -> None:
-        self._finish(dict.fromkeys(ids), content_hashes)
+        self._finish(dict.fromkeys(ids), now, content_hashes)
 
     def mark_quarantined(
         self,
         reasons: Mapping[int, str],
         run_id: str,
         *,
+        now: datetime,
         content_hashes: Mapping[int, str] | None = None,
     ) -> None:
-        self._finish(dict(reasons), content_hashes)
+        self._finish(dict(reasons), now, content_hashes)
 
     def _finish(
-        self, errors: Mapping[int, str | None], content_hashes: Mapping[int, str] | None
+        self,
+        errors: Mapping[int, str | None],
+        now: datetime,
+        content_hashes: Mapping[int, str] | None,
     ) -> None:
         for row in self._state.raw.values():
             if row.id not in errors:
                 continue
             if content_hashes is not None and content_hashes.get(row.id) != row.content_hash:
                 continue  # re-collected as something else meanwhile: stays queued
-            row.processed_at, row.processing_error = self._clock(), errors[row.id]
+            row.processed_at, row.processing_error = now, errors[row.id]
 
     def rows(self, provider: str = "beatport") -> list[FakeRawRow]:
         """The stored rows of one provider, by id: what a test inspects."""
@@ -152,7 +161,7 @@ class FakeCatalog:
         self._state = state
 
     def save_tracks(
-        self, items: Sequence[tuple[int, NormalizedTrack]], run_id: str
+        self, items: Sequence[tuple[int, NormalizedTrack]], run_id: str, *, now: datetime
     ) -> dict[str, int]:
         pairs, _ = last_wins(items, key=lambda pair: pair[1].beatport_id)
         stored = self._state.tracks
@@ -169,7 +178,7 @@ class FakePacerRates:
     def get(self, key: str) -> LearnedRate | None:
         return self._state.pacer_rates.get(key)
 
-    def save(self, key: str, learned: LearnedRate) -> None:
+    def save(self, key: str, learned: LearnedRate, *, now: datetime) -> None:
         self._state.pacer_rates[key] = learned
 
 
@@ -182,7 +191,7 @@ class FakeUnitOfWork:
 
     def run(self, work: Callable[[FakeUnitOfWork], T]) -> T:
         state = copy.deepcopy(self._database.state)
-        self.raw = FakeRawRecords(state, self._database.clock)
+        self.raw = FakeRawRecords(state)
         self.catalog = FakeCatalog(state)
         self.pacer_rates = FakePacerRates(state)
         value = work(self)
@@ -196,7 +205,6 @@ class FakeUnitOfWork:
 class FakeDatabase:
     """What the service is given as its `uow_factory` (`FakeDatabase().unit_of_work`)."""
 
-    clock: Callable[[], datetime]
     state: FakeState = field(default_factory=FakeState)
     transactions: int = 0
     """Committed writer transactions."""
