@@ -100,18 +100,17 @@ def counting_retries() -> Iterator[RetryCounter]:
 
 def resources(emulator: str, database_url: str) -> dict[str, dg.ConfigurableResource]:
     """Live mode pointed at the standalone emulator, as with real credentials."""
-    source = ApiSourceResource(
-        mode="live",
-        beatport_api_url=f"{emulator}/v4",
-        beatport_access_token="bench",
-        spotify_api_url=f"{emulator}/v1",
-        spotify_token_url=f"{emulator}/api/token",
-        spotify_client_id="bench",
-        spotify_client_secret="bench",
-    )
     return {
-        "beatport": BeatportResource(source=source, genre_ids=GENRES),
-        "spotify": SpotifyResource(source=source),
+        "source": ApiSourceResource(mode="live"),
+        "beatport": BeatportResource(
+            api_url=f"{emulator}/v4", access_token="bench", genre_ids=GENRES
+        ),
+        "spotify": SpotifyResource(
+            api_url=f"{emulator}/v1",
+            token_url=f"{emulator}/api/token",
+            client_id="bench",
+            client_secret="bench",
+        ),
         "database": DatabaseResource(url=database_url),
     }
 

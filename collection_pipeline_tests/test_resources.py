@@ -28,12 +28,18 @@ from collection_pipeline.defs.resources import (
     DatabaseResource,
     LiveConfigurationError,
     SpotifyResource,
+    configuration_error,
     resources_from_env,
 )
 from collection_pipeline.service import ServiceError
 from collection_pipeline.storage import Database, DatabaseUnavailableError
 from collection_pipeline.testing.outage import Outage, WallClockOutage
-from collection_pipeline_tests.support.dagster_runs import bound_resources, live_source, run_range
+from collection_pipeline_tests.support.dagster_runs import (
+    EMULATOR_SOURCE,
+    bound_resources,
+    live_source,
+    run_range,
+)
 from collection_pipeline_tests.support.postgres import POSTGRES_ADMIN_URL, reset_postgres_schema
 
 SETUP_OUTAGE_S = 3.0
@@ -69,8 +75,10 @@ def test_live_mode_without_credentials_fails_before_any_request(
     monkeypatch.setenv("BEATPORT_API_URL", f"{base_url}/v4")
     monkeypatch.setenv("SPOTIFY_API_URL", f"{base_url}/v1")
     monkeypatch.setenv("SPOTIFY_TOKEN_URL", f"{base_url}/api/token")
-    source = ApiSourceResource.from_env()
-    resources = bound_resources(source, f"sqlite:///{tmp_path}/c.db")
+    resources = {
+        **resources_from_env(),
+        "database": DatabaseResource(url=f"sqlite:///{tmp_path}/c.db"),
+    }
 
     with dg.DagsterInstance.ephemeral() as instance:
         result = run_range(resources, instance, date(2024, 1, 1), date(2024, 1, 2))
@@ -88,22 +96,46 @@ def test_live_mode_without_credentials_fails_before_any_request(
 
 
 def test_missing_variables_are_limited_to_the_apis_a_run_calls():
-    source = ApiSourceResource(mode="live", beatport_access_token="token")
-    assert source.missing_variables({"beatport"}) == []
-    assert source.missing_variables({"beatport", "spotify"}) == [
-        "SPOTIFY_CLIENT_ID",
-        "SPOTIFY_CLIENT_SECRET",
-    ]
+    database = DatabaseResource(url="sqlite://")
+    live = ApiSourceResource(mode="live")
+    beatport, spotify = BeatportResource(access_token="token"), SpotifyResource()
+    assert beatport.missing_variables() == []
+    assert configuration_error(database, live, [beatport]) is None
+    error = configuration_error(database, live, [beatport, spotify])
+    assert isinstance(error, LiveConfigurationError)
+    assert error.missing == ["SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET"]
     with pytest.raises(LiveConfigurationError, match="SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET"):
-        source.spotify()
+        spotify.endpoint(None)
+
+
+def test_one_error_names_the_missing_variables_of_every_api_called():
+    database, live = DatabaseResource(url="sqlite://"), ApiSourceResource(mode="live")
+    error = configuration_error(database, live, [BeatportResource(), SpotifyResource()])
+    assert isinstance(error, LiveConfigurationError)
+    assert error.missing == ["BEATPORT_ACCESS_TOKEN", "SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET"]
+    emulator = ApiSourceResource()
+    assert configuration_error(database, emulator, [BeatportResource(), SpotifyResource()]) is None
 
 
 def test_secrets_are_env_vars_not_values(monkeypatch):
     monkeypatch.setenv("SPOTIFY_CLIENT_SECRET", "s3cret")
     monkeypatch.delenv("SPOTIFY_CLIENT_ID", raising=False)
-    source = ApiSourceResource.from_env()
-    assert source.spotify_client_secret == dg.EnvVar("SPOTIFY_CLIENT_SECRET")
-    assert source.spotify_client_id is None
+    spotify = resources_from_env()["spotify"]
+    assert spotify.client_secret == dg.EnvVar("SPOTIFY_CLIENT_SECRET")
+    assert spotify.client_id is None
+
+
+def test_each_secret_is_a_field_of_its_own_api_resource_only(monkeypatch):
+    """No resource holds another API's credential, and the source holds none."""
+    for name in CREDENTIALS:
+        monkeypatch.setenv(name, "set")
+    holders: dict[str, list[str]] = {name: [] for name in CREDENTIALS}
+    for key, resource in resources_from_env().items():
+        for field in type(resource).model_fields:
+            value = getattr(resource, field)
+            if isinstance(value, dg.EnvVar) and value.env_var_name in holders:
+                holders[value.env_var_name].append(key)
+    assert holders == {name: [name.split("_")[0].lower()] for name in CREDENTIALS}
 
 
 def test_the_retry_settings_reach_both_clients_policies(monkeypatch):
@@ -112,22 +144,34 @@ def test_the_retry_settings_reach_both_clients_policies(monkeypatch):
     monkeypatch.setenv("COLLECTION_RETRY_BACKOFF_S", "0.02")
     monkeypatch.setenv("COLLECTION_RETRY_AFTER_CAP_S", "7")
     from_env = resources_from_env()
-    source = live_source("http://unused")
+    live = live_source("http://unused")
     for name, resource_type in (("beatport", BeatportResource), ("spotify", SpotifyResource)):
         resource = from_env[name]
         assert (resource.retry_backoff_s, resource.retry_after_cap_s) == (0.02, 7.0)
-        wired = resource_type(source=source, retry_backoff_s=0.02, retry_after_cap_s=7.0)
-        with wired.client() as client:
+        wired = resource_type(**live[name], retry_backoff_s=0.02, retry_after_cap_s=7.0)
+        with wired.client(None) as client:
             assert (client.policy.backoff_base, client.policy.retry_after_cap) == (0.02, 7.0)
     monkeypatch.delenv("COLLECTION_RETRY_BACKOFF_S")
     assert resources_from_env()["spotify"].retry_backoff_s == 0.5
 
 
 def test_the_embedded_emulator_lives_exactly_as_long_as_its_resource():
-    """Emulator mode serves a run from a server its source resource starts at setup and stops
-    at teardown: no thread or port outlives the run that needed it."""
-    with dg.build_resources({"source": ApiSourceResource(emulator_tracks_per_day=3)}) as built:
-        endpoint = built.source.beatport()
+    """Emulator mode serves a run from one server, which its source resource starts at setup
+    and stops at teardown: no thread or port outlives the run that needed it. One, though both
+    API resources use it: nested in each of them, Dagster would set it up once per parent."""
+    resources = {
+        "source": ApiSourceResource(emulator_tracks_per_day=3),
+        "beatport": BeatportResource(),
+        "spotify": SpotifyResource(),
+    }
+    with dg.build_resources(resources) as built:
+        emulator_url = built.source.emulator_url
+        assert emulator_url is not None
+        port = emulator_url.rsplit(":", 1)[1]
+        running = [t.name for t in threading.enumerate() if t.name.startswith("emulator-")]
+        assert running == [f"emulator-{port}"]
+        endpoint = built.beatport.endpoint(emulator_url)
+        assert built.spotify.endpoint(emulator_url).api_url.startswith(emulator_url)
         tracks, params = f"{endpoint.api_url}/catalog/tracks/", {"genre_id": 5}
         headers = {"Authorization": f"Bearer {endpoint.access_token}"}
         answer = httpx.get(tracks, params=params, headers=headers)
@@ -173,7 +217,7 @@ def _failure_messages(result: dg.ExecuteInProcessResult) -> list[str]:
 
 def test_a_bad_setting_fails_the_run_with_the_preflight_line_and_no_retry(tmp_path):
     line = "COLLECTION_GENRE_IDS='abc': not a comma-separated list of positive integers; ..."
-    resources = bound_resources(ApiSourceResource(), f"sqlite:///{tmp_path}/c.db")
+    resources = bound_resources(EMULATOR_SOURCE, f"sqlite:///{tmp_path}/c.db")
     resources["database"] = DatabaseResource(
         url=f"sqlite:///{tmp_path}/c.db", configuration_problems=[line]
     )
@@ -186,7 +230,7 @@ def test_a_bad_setting_fails_the_run_with_the_preflight_line_and_no_retry(tmp_pa
 
 
 def test_a_bad_database_url_given_to_the_resource_gets_the_same_line(tmp_path):
-    resources = bound_resources(ApiSourceResource(), "postgres://user@db-host/catalogue")
+    resources = bound_resources(EMULATOR_SOURCE, "postgres://user@db-host/catalogue")
     with dg.DagsterInstance.ephemeral() as instance:
         result = run_range(
             resources, instance, date(2024, 1, 1), date(2024, 1, 1), ["processed_tracks"]

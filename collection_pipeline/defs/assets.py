@@ -18,6 +18,7 @@ from collection_pipeline.defs.interrupts import interrupts_are_final
 from collection_pipeline.defs.metadata import ENRICHMENT_TABLE, PROCESSED_TABLE, RAW_TABLE
 from collection_pipeline.defs.partitions import daily_partitions, window_of
 from collection_pipeline.defs.resources import (
+    ApiSourceResource,
     BeatportResource,
     DatabaseResource,
     SpotifyResource,
@@ -113,14 +114,15 @@ def non_retryable_errors_fail_fast() -> Iterator[None]:
 )
 def catalogue_days(
     context: dg.AssetExecutionContext,
+    source: ApiSourceResource,
     beatport: BeatportResource,
     spotify: SpotifyResource,
     database: DatabaseResource,
 ) -> Iterator[Event]:
     selected = context.selected_asset_keys
-    apis = {"beatport"} if RAW in selected else set()
-    apis |= {"spotify"} if ENRICHMENT in selected else set()
-    problem = configuration_error(database, beatport.source, apis)
+    calls_beatport, calls_spotify = RAW in selected, ENRICHMENT in selected
+    apis = [api for api, called in ((beatport, calls_beatport), (spotify, calls_spotify)) if called]
+    problem = configuration_error(database, source, apis)
     if problem is not None:  # raised here, so its traceback holds one frame of ours
         raise problem
     with (
@@ -128,9 +130,10 @@ def catalogue_days(
         non_retryable_errors_fail_fast(),
         collection_service(
             database,
+            source,
             context.run.run_id,
-            beatport=beatport if RAW in selected else None,
-            spotify=spotify if ENRICHMENT in selected else None,
+            beatport=beatport if calls_beatport else None,
+            spotify=spotify if calls_spotify else None,
         ) as service,
     ):
         step = DaysStep(context, service, database, window_of(context.partition_time_window))

@@ -1,14 +1,14 @@
-"""Dagster resources: where the APIs are served from, the two API clients and the catalogue.
+"""Dagster resources: where the APIs are served from, one resource per API, and the catalogue.
 
-`ApiSourceResource` is shared by `beatport` and `spotify` so that, in live mode, one check at
-run start sees every credential the run needs and fails before any request with a single
-error that names every missing variable. In emulator mode it starts the bundled emulator
-in-process (the only place the pipeline imports it) and hands out dummy credentials.
+`source` says whether the APIs are the embedded emulator (which it starts and stops) or the
+real ones; `beatport` and `spotify` each carry their own URL and `EnvVar` secrets. In live
+mode the step asks `configuration_error` about the API resources its selected assets call, so
+that one error names every missing variable before any request.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -76,69 +76,37 @@ class SpotifyEndpoint:
 
 
 class ApiSourceResource(dg.ConfigurableResource):
-    """Where Beatport and Spotify are served from: the embedded emulator or the real APIs."""
+    """Whether the APIs are the embedded emulator or the real ones, and the emulator's config.
+
+    It holds no API URL or secret: those belong to each API's resource. In emulator mode its
+    setup starts the emulator (the only place the pipeline imports it) and its teardown stops
+    it; the step hands `emulator_url` to the API resources. It is a top-level resource, not a
+    field of the API resources, because Dagster initialises a nested resource once per parent:
+    nested in both it would start two emulators per run.
+    """
 
     mode: Literal["emulator", "live"] = "emulator"
-    beatport_api_url: str = settings.BEATPORT_API_URL.default or ""
-    beatport_access_token: str | None = None
-    beatport_refresh_token: str | None = None
-    beatport_client_id: str | None = None
-    spotify_api_url: str = settings.SPOTIFY_API_URL.default or ""
-    spotify_token_url: str = settings.SPOTIFY_TOKEN_URL.default or ""
-    spotify_client_id: str | None = None
-    spotify_client_secret: str | None = None
     emulator_profile: str = settings.EMULATOR_PROFILE.default or "default"
-    emulator_seed: int = settings.EMULATOR_SEED.parse(settings.EMULATOR_SEED.default or "")
-    emulator_tracks_per_day: int = settings.EMULATOR_TRACKS_PER_DAY.parse(
-        settings.EMULATOR_TRACKS_PER_DAY.default or ""
-    )
+    emulator_seed: int = _default(settings.EMULATOR_SEED)
+    emulator_tracks_per_day: int = _default(settings.EMULATOR_TRACKS_PER_DAY)
 
     _emulator_url: str | None = PrivateAttr(default=None)
     _emulator: ExitStack = PrivateAttr(default_factory=ExitStack)
 
     @classmethod
     def from_env(cls) -> ApiSourceResource:
-        """The source described by the environment; secrets stay `EnvVar`s, never values."""
+        """The source mode and emulator config the environment describes."""
         return cls(
             mode=settings.SOURCE.value_or_default(),
-            beatport_api_url=settings.BEATPORT_API_URL.get() or "",
-            beatport_access_token=env_secret(settings.BEATPORT_ACCESS_TOKEN),
-            beatport_refresh_token=env_secret(settings.BEATPORT_REFRESH_TOKEN),
-            beatport_client_id=env_secret(settings.BEATPORT_CLIENT_ID),
-            spotify_api_url=settings.SPOTIFY_API_URL.get() or "",
-            spotify_token_url=settings.SPOTIFY_TOKEN_URL.get() or "",
-            spotify_client_id=env_secret(settings.SPOTIFY_CLIENT_ID),
-            spotify_client_secret=env_secret(settings.SPOTIFY_CLIENT_SECRET),
             emulator_profile=settings.EMULATOR_PROFILE.value_or_default(),
             emulator_seed=settings.EMULATOR_SEED.value_or_default(),
             emulator_tracks_per_day=settings.EMULATOR_TRACKS_PER_DAY.value_or_default(),
         )
 
-    def missing_variables(self, apis: set[str]) -> list[str]:
-        """Required live variables without a value, for the given APIs ('beatport', 'spotify')."""
-        required: list[tuple[str, str | None]] = []
-        if "beatport" in apis:
-            required += [
-                (settings.BEATPORT_API_URL.name, self.beatport_api_url),
-                (settings.BEATPORT_ACCESS_TOKEN.name, self.beatport_access_token),
-            ]
-        if "spotify" in apis:
-            required += [
-                (settings.SPOTIFY_API_URL.name, self.spotify_api_url),
-                (settings.SPOTIFY_TOKEN_URL.name, self.spotify_token_url),
-                (settings.SPOTIFY_CLIENT_ID.name, self.spotify_client_id),
-                (settings.SPOTIFY_CLIENT_SECRET.name, self.spotify_client_secret),
-            ]
-        return [name for name, value in required if not value]
-
-    def configuration_error(self, apis: set[str]) -> LiveConfigurationError | None:
-        """In live mode, the variables `apis` need and lack, named together in one error.
-
-        Asked by the step before it calls anything (see `configuration_error`), not by setup,
-        which Dagster retries whatever it raises (see `DatabaseResource.database`).
-        """
-        missing = self.missing_variables(apis) if self.mode == "live" else []
-        return LiveConfigurationError(missing) if missing else None
+    @property
+    def emulator_url(self) -> str | None:
+        """The running emulator's base URL; None in live mode (the API resources' own URLs)."""
+        return self._emulator_url
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         if self.mode == "live":
@@ -157,44 +125,20 @@ class ApiSourceResource(dg.ConfigurableResource):
         self._emulator.close()
         self._emulator_url = None
 
-    def beatport(self) -> BeatportEndpoint:
-        if self._emulator_url is not None:
-            return BeatportEndpoint(
-                f"{self._emulator_url}/v4", EMULATOR_CREDENTIAL, None, EMULATOR_CREDENTIAL
-            )
-        missing = self.missing_variables({"beatport"})
-        if missing:
-            raise LiveConfigurationError(missing)
-        return BeatportEndpoint(
-            self.beatport_api_url,
-            self.beatport_access_token or "",
-            self.beatport_refresh_token,
-            self.beatport_client_id,
-        )
 
-    def spotify(self) -> SpotifyEndpoint:
-        if self._emulator_url is not None:
-            return SpotifyEndpoint(
-                f"{self._emulator_url}/v1",
-                f"{self._emulator_url}/api/token",
-                EMULATOR_CREDENTIAL,
-                EMULATOR_CREDENTIAL,
-            )
-        missing = self.missing_variables({"spotify"})
-        if missing:
-            raise LiveConfigurationError(missing)
-        return SpotifyEndpoint(
-            self.spotify_api_url,
-            self.spotify_token_url,
-            self.spotify_client_id or "",
-            self.spotify_client_secret or "",
-        )
+def _unset(required: list[tuple[Variable, str | None]]) -> list[str]:
+    """The names of the variables whose value is empty, in the given order."""
+    return [variable.name for variable, value in required if not value]
 
 
 class BeatportResource(dg.ConfigurableResource):
-    """Beatport API v4: which genres to collect and how hard to crawl."""
+    """Beatport API v4: where it is, its credentials, which genres to collect, how hard to crawl."""
 
-    source: ApiSourceResource
+    api_url: str = settings.BEATPORT_API_URL.default or ""
+    access_token: str | None = None
+    refresh_token: str | None = None
+    """Optional: with `client_id`, lets the client renew an expired access token."""
+    client_id: str | None = None
     genre_ids: list[int] = Field(
         default_factory=lambda: settings.GENRE_IDS.parse(settings.GENRE_IDS.default or "")
     )
@@ -205,10 +149,32 @@ class BeatportResource(dg.ConfigurableResource):
     retry_after_cap_s: float = _default(settings.RETRY_AFTER_CAP_S)
     retry_backoff_s: float = _default(settings.RETRY_BACKOFF_S)
 
-    def client(self) -> BeatportAPIClient:
+    def missing_variables(self) -> list[str]:
+        """The variables live mode needs for Beatport and lacks; the refresh pair is optional."""
+        return _unset(
+            [
+                (settings.BEATPORT_API_URL, self.api_url),
+                (settings.BEATPORT_ACCESS_TOKEN, self.access_token),
+            ]
+        )
+
+    def endpoint(self, emulator_url: str | None) -> BeatportEndpoint:
+        """The emulator's Beatport when one runs at `emulator_url`, else this resource's own."""
+        if emulator_url is not None:
+            return BeatportEndpoint(
+                f"{emulator_url}/v4", EMULATOR_CREDENTIAL, None, EMULATOR_CREDENTIAL
+            )
+        missing = self.missing_variables()
+        if missing:
+            raise LiveConfigurationError(missing)
+        return BeatportEndpoint(
+            self.api_url, self.access_token or "", self.refresh_token, self.client_id
+        )
+
+    def client(self, emulator_url: str | None) -> BeatportAPIClient:
         from collection_pipeline.clients import BeatportAPIClient, HttpPolicy
 
-        endpoint = self.source.beatport()
+        endpoint = self.endpoint(emulator_url)
         return BeatportAPIClient(
             endpoint.api_url,
             endpoint.access_token,
@@ -226,7 +192,10 @@ class BeatportResource(dg.ConfigurableResource):
 class SpotifyResource(dg.ConfigurableResource):
     """Spotify Web API: ISRC search with client-credentials authentication."""
 
-    source: ApiSourceResource
+    api_url: str = settings.SPOTIFY_API_URL.default or ""
+    token_url: str = settings.SPOTIFY_TOKEN_URL.default or ""
+    client_id: str | None = None
+    client_secret: str | None = None
     max_concurrency: int = _default(settings.SPOTIFY_CONCURRENCY)
     search_limit: int = 10
     retry_after_cap_s: float = _default(settings.RETRY_AFTER_CAP_S)
@@ -238,10 +207,37 @@ class SpotifyResource(dg.ConfigurableResource):
     pacer_horizon_hours: float = _default(settings.SPOTIFY_RATE_HORIZON_HOURS)
     """A remembered rate older than this is re-verified instead of enforced."""
 
-    def client(self) -> SpotifyAPIClient:
+    def missing_variables(self) -> list[str]:
+        """The variables live mode needs for Spotify and lacks (all four are required)."""
+        return _unset(
+            [
+                (settings.SPOTIFY_API_URL, self.api_url),
+                (settings.SPOTIFY_TOKEN_URL, self.token_url),
+                (settings.SPOTIFY_CLIENT_ID, self.client_id),
+                (settings.SPOTIFY_CLIENT_SECRET, self.client_secret),
+            ]
+        )
+
+    def endpoint(self, emulator_url: str | None) -> SpotifyEndpoint:
+        """The emulator's Spotify when one runs at `emulator_url`, else this resource's own."""
+        if emulator_url is not None:
+            return SpotifyEndpoint(
+                f"{emulator_url}/v1",
+                f"{emulator_url}/api/token",
+                EMULATOR_CREDENTIAL,
+                EMULATOR_CREDENTIAL,
+            )
+        missing = self.missing_variables()
+        if missing:
+            raise LiveConfigurationError(missing)
+        return SpotifyEndpoint(
+            self.api_url, self.token_url, self.client_id or "", self.client_secret or ""
+        )
+
+    def client(self, emulator_url: str | None) -> SpotifyAPIClient:
         from collection_pipeline.clients import AdaptivePacer, HttpPolicy, SpotifyAPIClient
 
-        endpoint = self.source.spotify()
+        endpoint = self.endpoint(emulator_url)
         pacer = AdaptivePacer(
             max_in_flight=self.max_concurrency,
             initial_rate=self.pacer_start_rate,
@@ -378,22 +374,31 @@ def _in_an_outage(url: str) -> bool:
 
 
 def configuration_error(
-    database: DatabaseResource, source: ApiSourceResource, apis: set[str]
+    database: DatabaseResource,
+    source: ApiSourceResource,
+    apis: Iterable[BeatportResource | SpotifyResource],
 ) -> dg.Failure | None:
     """What makes a step calling `apis` unusable as configured, as the one error it fails with.
 
-    Returned for the step to raise from its own body, before it opens anything. Dagster prints
-    and records a step's error with its traceback, from Dagster's step executor down to the
+    `apis` are the resources of the APIs the step will call (the assets layer knows which its
+    selection needs); in live mode every variable they lack is named in one error. Returned
+    for the step to raise from its own body, before it opens anything. Dagster prints and
+    records a step's error with its traceback, from Dagster's step executor down to the
     `raise` (seven frames of Dagster's, on the console and in the UI, twice: the run's failure
     repeats its first step's); raised inside these helpers, or inside a `with`, it would carry
     three or four frames of ours besides, where raised by the step it carries one line.
     """
-    return database.configuration_error() or source.configuration_error(apis)
+    problem = database.configuration_error()
+    if problem is not None:
+        return problem
+    missing = [name for api in apis for name in api.missing_variables()]
+    return LiveConfigurationError(missing) if source.mode == "live" and missing else None
 
 
 @contextmanager
 def collection_service(
     database: DatabaseResource,
+    source: ApiSourceResource,
     run_id: str,
     *,
     beatport: BeatportResource | None = None,
@@ -407,30 +412,38 @@ def collection_service(
         yield CollectionService(
             database.database.unit_of_work,
             run_id=run_id,
-            beatport=stack.enter_context(beatport.client()) if beatport else None,
-            spotify=stack.enter_context(spotify.client()) if spotify else None,
+            beatport=(
+                stack.enter_context(beatport.client(source.emulator_url)) if beatport else None
+            ),
+            spotify=stack.enter_context(spotify.client(source.emulator_url)) if spotify else None,
             matcher=Matcher(spotify.match_threshold) if spotify else None,
             not_found_ttl=database.not_found_ttl,
         )
 
 
 def resources_from_env() -> dict[str, dg.ConfigurableResource]:
-    """The three resources as the environment describes them.
+    """The four resources as the environment describes them; secrets stay `EnvVar`s.
 
     Loading never fails on a bad value: a bad variable falls back to its default here and is
     reported, one line each, when a run or a sensor sets up `database`.
     """
-    source = ApiSourceResource.from_env()
     return {
+        "source": ApiSourceResource.from_env(),
         "beatport": BeatportResource(
-            source=source,
+            api_url=settings.BEATPORT_API_URL.get() or "",
+            access_token=env_secret(settings.BEATPORT_ACCESS_TOKEN),
+            refresh_token=env_secret(settings.BEATPORT_REFRESH_TOKEN),
+            client_id=env_secret(settings.BEATPORT_CLIENT_ID),
             genre_ids=settings.GENRE_IDS.value_or_default(),
             max_concurrency=settings.BEATPORT_CONCURRENCY.value_or_default(),
             retry_after_cap_s=settings.RETRY_AFTER_CAP_S.value_or_default(),
             retry_backoff_s=settings.RETRY_BACKOFF_S.value_or_default(),
         ),
         "spotify": SpotifyResource(
-            source=source,
+            api_url=settings.SPOTIFY_API_URL.get() or "",
+            token_url=settings.SPOTIFY_TOKEN_URL.get() or "",
+            client_id=env_secret(settings.SPOTIFY_CLIENT_ID),
+            client_secret=env_secret(settings.SPOTIFY_CLIENT_SECRET),
             max_concurrency=settings.SPOTIFY_CONCURRENCY.value_or_default(),
             retry_after_cap_s=settings.RETRY_AFTER_CAP_S.value_or_default(),
             retry_backoff_s=settings.RETRY_BACKOFF_S.value_or_default(),

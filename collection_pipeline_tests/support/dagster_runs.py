@@ -3,6 +3,7 @@ the real `daily_collection` job, and what the instance recorded per partition.""
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 from typing import Any
@@ -26,22 +27,33 @@ ALL_ASSETS = ("raw_beatport_tracks", "processed_tracks", "spotify_enrichments")
 TEST_GENRES = [5, 11]
 
 
-def live_source(base_url: str) -> ApiSourceResource:
+SourceFields = Mapping[str, Mapping[str, str]]
+"""Where the APIs are: field values per resource key (`source`, `beatport`, `spotify`)."""
+
+EMULATOR_SOURCE: SourceFields = {}
+"""The defaults: the embedded emulator, started by the `source` resource."""
+
+
+def live_source(base_url: str) -> SourceFields:
     """Live mode pointed at a standalone emulator: the path real credentials take."""
-    return ApiSourceResource(**{field: value for _, field, value in live_mode(base_url)})
+    fields: dict[str, dict[str, str]] = defaultdict(dict)
+    for _, key, field, value in live_mode(base_url):
+        fields[key][field] = value
+    return fields
 
 
 def bound_resources(
-    source: ApiSourceResource, database_url: str, genre_ids: Sequence[int] = TEST_GENRES
+    source: SourceFields, database_url: str, genre_ids: Sequence[int] = TEST_GENRES
 ) -> dict[str, dg.ConfigurableResource]:
     """The job's resources, retrying as fast as the service harness does (`FAST_POLICY_ARGS`):
     what a retry decides is tested, not how long its real backoff waits."""
     backoff = FAST_POLICY_ARGS["backoff_base"]
     return {
+        "source": ApiSourceResource(**source.get("source", {})),
         "beatport": BeatportResource(
-            source=source, genre_ids=list(genre_ids), retry_backoff_s=backoff
+            **source.get("beatport", {}), genre_ids=list(genre_ids), retry_backoff_s=backoff
         ),
-        "spotify": SpotifyResource(source=source, retry_backoff_s=backoff),
+        "spotify": SpotifyResource(**source.get("spotify", {}), retry_backoff_s=backoff),
         "database": DatabaseResource(url=database_url),
     }
 
