@@ -364,19 +364,31 @@ def hot_calls(db: Database, rows: int) -> list[tuple[str, Callable[[Any], Any]]]
         ("catalog.invalid_isrc_count", lambda u: u.catalog.invalid_isrc_count(week)),
         ("catalog.sample_tracks", lambda u: u.catalog.sample_tracks(week, 5)),
         ("catalog.fingerprint", lambda u: u.catalog.fingerprint(week)),
-        ("spotify.pending_lookups", lambda u: u.spotify.pending_lookups(week, ttl, now, None, 500)),
+        ("spotify.pending_tracks", lambda u: u.spotify.pending_tracks(week, ttl, now, None, 500)),
         (
-            "spotify.pending_lookups (next)",
-            lambda u: u.spotify.pending_lookups(week, ttl, now, "GBAAA0000000", 500),
+            "spotify.pending_tracks (next)",
+            lambda u: u.spotify.pending_tracks(week, ttl, now, "GBAAA0000000", 500),
         ),
         ("spotify.pending_count", lambda u: u.spotify.pending_count(week, ttl, now)),
         (
-            "spotify.save_spotify_tracks",
-            lambda u: u.spotify.save_spotify_tracks(
-                [{"id": f"sp{n}", "v": 2} for n in range(1, 200)], "bench", now=_now()
+            "raw.upsert_records (Spotify JSON)",
+            lambda u: u.raw.upsert_records(
+                "spotify",
+                "track",
+                [RawRecordIn(f"sp{n}", {"id": f"sp{n}", "v": 2}, None) for n in range(1, 200)],
+                "bench",
+                now=_now(),
+                processed=True,
             ),
         ),
-        ("spotify.save_outcomes", lambda u: u.spotify.save_outcomes(_outcomes(u, week), "bench")),
+        (
+            "raw.record_ids (Spotify JSON)",
+            lambda u: u.raw.record_ids("spotify", "track", [f"sp{n}" for n in range(1, 200)]),
+        ),
+        (
+            "spotify.save_outcomes",
+            lambda u: u.spotify.save_outcomes(_outcomes(u, week), "bench", spotify_record_ids={}),
+        ),
         ("spotify.outcome_counts", lambda u: u.spotify.outcome_counts(week, ttl, now)),
         (
             "spotify.partitions_needing_recheck",
@@ -419,11 +431,10 @@ def _normalized(uow: Any, rows: int) -> list[tuple[int, NormalizedTrack]]:
 
 
 def _outcomes(uow: Any, window: DateWindow) -> list[MatchOutcome]:
-    lookups = uow.spotify.pending_lookups(window, timedelta(days=30), _now(), None, 200)
+    pending = uow.spotify.pending_tracks(window, timedelta(days=30), _now(), None, 200)
     return [
         MatchOutcome(t.track_id, MatchStatus.FOUND, _now(), f"sp{t.track_id}", "rule", 1.0, 1)
-        for lookup in lookups
-        for t in lookup.tracks
+        for t in pending
     ]
 
 

@@ -108,6 +108,16 @@ class MatchStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class PendingTrack:
+    """A track that needs a Spotify search, as the outcomes' repository knows it: the matcher
+    also needs its credited names, which the catalogue holds (see `TrackToMatch`)."""
+
+    track_id: int
+    isrc: str
+    name: str
+
+
+@dataclass(frozen=True)
 class TrackToMatch:
     """What the matcher needs to know of an internal track."""
 

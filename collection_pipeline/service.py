@@ -31,6 +31,7 @@ from collection_pipeline.domain import (
     PendingLookup,
     ProcessResult,
     Progress,
+    TrackToMatch,
     no_progress,
 )
 from collection_pipeline.matching import Matcher
@@ -57,6 +58,7 @@ if TYPE_CHECKING:
     )
 
 PROVIDER_BEATPORT = "beatport"
+PROVIDER_SPOTIFY = "spotify"
 ENTITY_TRACK = "track"
 MAX_REASON_LENGTH = 200
 
@@ -307,8 +309,8 @@ class CollectionService:
         try:
             while True:
                 lookups = self._read(
-                    lambda uow, after=after_isrc: uow.spotify.pending_lookups(
-                        window, self._not_found_ttl, now, after, batch_size
+                    lambda uow, after=after_isrc: self._pending_lookups(
+                        uow, window, now, after, batch_size
                     )
                 )
                 if not lookups:
@@ -348,6 +350,20 @@ class CollectionService:
             result.seconds = time.monotonic() - started
         return result
 
+    def _pending_lookups(
+        self, uow: UnitOfWork, window: DateWindow, now: datetime, after: str | None, limit: int
+    ) -> list[PendingLookup]:
+        """The next `limit` pending ISRCs after `after`, each with its pending tracks and their
+        credited names (the outcomes know what is pending, the catalogue who is credited)."""
+        pending = uow.spotify.pending_tracks(window, self._not_found_ttl, now, after, limit)
+        names = uow.catalog.artist_names([track.track_id for track in pending])
+        grouped: dict[str, list[TrackToMatch]] = {}
+        for track in pending:
+            grouped.setdefault(track.isrc, []).append(
+                TrackToMatch(track.track_id, track.isrc, track.name, names.get(track.track_id, ()))
+            )
+        return [PendingLookup(isrc, tuple(tracks)) for isrc, tracks in grouped.items()]
+
     def _save_outcomes(
         self,
         uow: UnitOfWork,
@@ -355,11 +371,25 @@ class CollectionService:
         spotify_tracks: Sequence[dict[str, Any]],
         searched_at: datetime,
     ) -> None:
-        """The batch's outcomes and the Spotify JSON they chose, stamped with the instant the
-        outcomes were searched at."""
-        if spotify_tracks:
-            uow.spotify.save_spotify_tracks(spotify_tracks, self._run_id, now=searched_at)
-        uow.spotify.save_outcomes(outcomes, self._run_id)
+        """The chosen Spotify tracks' raw JSON, then the outcomes linked to it, stamped with the
+        instant the outcomes were searched at.
+
+        The JSON is stored once per Spotify id (rewritten only when it changed) and as already
+        processed: nothing normalizes it, and this keeps it out of the processing queue.
+        """
+        records = [RawRecordIn(str(item["id"]), item, None) for item in spotify_tracks]
+        if records:
+            uow.raw.upsert_records(
+                PROVIDER_SPOTIFY,
+                ENTITY_TRACK,
+                records,
+                self._run_id,
+                now=searched_at,
+                processed=True,
+            )
+        chosen = sorted({o.spotify_track_id for o in outcomes if o.spotify_track_id})
+        linked = uow.raw.record_ids(PROVIDER_SPOTIFY, ENTITY_TRACK, chosen)
+        uow.spotify.save_outcomes(outcomes, self._run_id, spotify_record_ids=linked)
 
     def _decide(
         self, lookups: Sequence[PendingLookup], batch: LookupBatch, searched_at: datetime

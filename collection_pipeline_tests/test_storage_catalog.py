@@ -215,10 +215,14 @@ def test_bulk_writes_send_a_bounded_number_of_statements(database_url: str) -> N
     now = datetime.now(UTC)
     with db.unit_of_work() as uow:
         uow.spotify.save_outcomes(
-            [MatchOutcome(ids[n], MatchStatus.NOT_FOUND, now) for n in range(60)], "r"
+            [MatchOutcome(ids[n], MatchStatus.NOT_FOUND, now) for n in range(60)],
+            "r",
+            spotify_record_ids={},
         )
         uow.spotify.save_outcomes(
-            [MatchOutcome(ids[n], MatchStatus.NOT_FOUND, now) for n in range(60)], "r"
+            [MatchOutcome(ids[n], MatchStatus.NOT_FOUND, now) for n in range(60)],
+            "r",
+            spotify_record_ids={},
         )
         uow.commit()
     assert executions.count("INSERT") == 2  # one per save_outcomes call

@@ -69,13 +69,13 @@ def run_batches(url: str, numbers: list[int], run_id: str, barrier: Any = None) 
             uow.raw.mark_processed([r.id for r in mine], run_id, now=now)
             uow.commit()
         with db.unit_of_work() as uow:
-            lookups = uow.spotify.pending_lookups(WINDOW, TTL, now, None, 10_000)
-            outcomes = [outcome_for(t.track_id, t.isrc, now) for p in lookups for t in p.tracks]
+            pending = uow.spotify.pending_tracks(WINDOW, TTL, now, None, 10_000)
+            outcomes = [outcome_for(t.track_id, t.isrc, now) for t in pending]
             found = sorted({o.spotify_track_id for o in outcomes if o.spotify_track_id})
-            uow.spotify.save_spotify_tracks(
-                [{"id": sp, "kind": "track"} for sp in found], run_id, now=now
-            )
-            uow.spotify.save_outcomes(outcomes, run_id)
+            spotify = [RawRecordIn(sp, {"id": sp, "kind": "track"}, None) for sp in found]
+            uow.raw.upsert_records("spotify", "track", spotify, run_id, now=now, processed=True)
+            linked = uow.raw.record_ids("spotify", "track", found)
+            uow.spotify.save_outcomes(outcomes, run_id, spotify_record_ids=linked)
             uow.commit()
     db.dispose()
 

@@ -1,4 +1,4 @@
-"""Spotify outcomes: pending lookups per distinct ISRC, TTL for not_found, errors retried."""
+"""Spotify outcomes: pending tracks per distinct ISRC, TTL for not_found, errors retried."""
 
 from __future__ import annotations
 
@@ -9,10 +9,9 @@ from collection_pipeline.domain import (
     MatchOutcome,
     MatchStatus,
     OutcomeCounts,
-    PendingLookup,
-    TrackToMatch,
+    PendingTrack,
 )
-from collection_pipeline.storage import Database
+from collection_pipeline.storage import Database, RawRecordIn
 from collection_pipeline_tests.support.catalog import (
     DAY,
     WINDOW,
@@ -31,17 +30,28 @@ def track_ids(db: Database) -> dict[int, int]:
 
 
 def save(db: Database, *outcomes: MatchOutcome) -> None:
+    """Save outcomes linked to whatever Spotify JSON is stored for them, as the service does."""
     with db.unit_of_work() as uow:
-        uow.spotify.save_outcomes(list(outcomes), "run-1")
+        chosen = [o.spotify_track_id for o in outcomes if o.spotify_track_id]
+        linked = uow.raw.record_ids("spotify", "track", chosen)
+        uow.spotify.save_outcomes(list(outcomes), "run-1", spotify_record_ids=linked)
+        uow.commit()
+
+
+def save_spotify_json(db: Database, items: list[dict], run_id: str = "run-1") -> None:
+    with db.unit_of_work() as uow:
+        records = [RawRecordIn(item["id"], item, None) for item in items]
+        uow.raw.upsert_records("spotify", "track", records, run_id, now=NOW, processed=True)
         uow.commit()
 
 
 def pending_isrcs(db: Database, now: datetime = NOW) -> list[str]:
     with db.unit_of_work() as uow:
-        return [p.isrc for p in uow.spotify.pending_lookups(WINDOW, TTL, now, None, 100)]
+        pending = uow.spotify.pending_tracks(WINDOW, TTL, now, None, 100)
+        return list(dict.fromkeys(track.isrc for track in pending))
 
 
-def test_pending_lookups_are_distinct_isrcs_with_every_track_sharing_them(
+def test_pending_tracks_come_by_distinct_isrc_with_every_track_sharing_them(
     database_url: str,
 ) -> None:
     db = new_database(database_url)
@@ -60,19 +70,14 @@ def test_pending_lookups_are_distinct_isrcs_with_every_track_sharing_them(
     )
     ids = track_ids(db)
     with db.unit_of_work() as uow:
-        first = uow.spotify.pending_lookups(WINDOW, TTL, NOW, None, 2)
-        rest = uow.spotify.pending_lookups(WINDOW, TTL, NOW, first[-1].isrc, 2)
+        first = uow.spotify.pending_tracks(WINDOW, TTL, NOW, None, 2)
+        rest = uow.spotify.pending_tracks(WINDOW, TTL, NOW, first[-1].isrc, 2)
         assert uow.spotify.pending_count(WINDOW, TTL, NOW) == 4
 
     assert [p.isrc for p in first] == ["GBAAA2400001", "USAAA2400002"]
     assert rest == [
-        PendingLookup(
-            "ZZAAA2400003",
-            (
-                TrackToMatch(ids[1], "ZZAAA2400003", "Track 1", ("B", "A", "R")),
-                TrackToMatch(ids[3], "ZZAAA2400003", "Track 3", ("C",)),
-            ),
-        )
+        PendingTrack(ids[1], "ZZAAA2400003", "Track 1"),
+        PendingTrack(ids[3], "ZZAAA2400003", "Track 3"),
     ]
     db.dispose()
 
@@ -82,9 +87,7 @@ def test_outcomes_ttl_and_errors_decide_what_is_pending(database_url: str) -> No
     store_tracks(db, [make_track(n, isrc=f"GBAAA24{n:05d}") for n in range(1, 6)])
     ids = track_ids(db)
     old, recent = NOW - TTL - timedelta(seconds=1), NOW - TTL + timedelta(hours=1)
-    with db.unit_of_work() as uow:
-        uow.spotify.save_spotify_tracks([{"id": "sp1", "name": "x"}], "run-1", now=NOW)
-        uow.commit()
+    save_spotify_json(db, [{"id": "sp1", "name": "x"}])
     save(
         db,
         MatchOutcome(ids[1], MatchStatus.FOUND, old, "sp1", "earliest_release", 0.97, 3),
@@ -156,21 +159,20 @@ def test_a_changed_isrc_makes_the_track_pending_again(database_url: str) -> None
     db.dispose()
 
 
-def test_spotify_tracks_are_stored_once_per_id_outside_the_queue(database_url: str) -> None:
+def test_spotify_json_is_stored_once_per_id_outside_the_queue(database_url: str) -> None:
     db = new_database(database_url)
-    with db.unit_of_work() as uow:
-        uow.spotify.save_spotify_tracks(
-            [{"id": "a", "n": 1}, {"id": "b"}, {"id": "a", "n": 2}], "r", now=NOW
-        )
-        uow.spotify.save_spotify_tracks([{"id": "a", "n": 2}], "r2", now=NOW)
-        uow.commit()
+    save_spotify_json(db, [{"id": "a", "n": 1}, {"id": "b"}, {"id": "a", "n": 2}], "r")
+    save_spotify_json(db, [{"id": "a", "n": 2}], "r2")
     rows = query(
         db,
         "SELECT external_id, run_id, processed_at IS NOT NULL, partition_date FROM external_data "
         "WHERE provider = 'spotify' AND entity_type = 'track' ORDER BY external_id",
     )
     assert rows == [("a", "r", True, None), ("b", "r", True, None)]
+    ids = dict(query(db, "SELECT external_id, id FROM external_data"))
     with db.unit_of_work() as uow:
         window = DateWindow(date(1900, 1, 1), date(2200, 1, 1))
         assert uow.raw.fetch_unprocessed("spotify", "track", window, 0, 10) == []
+        assert uow.raw.record_ids("spotify", "track", ["b", "missing", "a"]) == ids
+        assert uow.raw.record_ids("beatport", "track", ["a"]) == {}
     db.dispose()

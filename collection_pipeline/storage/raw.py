@@ -127,16 +127,28 @@ class RawRecordRepository:
         changed = len(written) - new
         return UpsertCounts(new, changed, len(rows) - new - changed, dropped, written)
 
+    def record_ids(
+        self, provider: str, entity_type: str, external_ids: Sequence[str]
+    ) -> dict[str, int]:
+        """Row ids of the stored records among `external_ids` (absent ones are left out): what
+        another table links to, such as a `found` Spotify outcome to its track's JSON."""
+        return self._by_external_id(ed.c.id, provider, entity_type, external_ids)
+
     def _stored_hashes(self, provider: str, entity_type: str, ids: list[str]) -> dict[str, str]:
-        stored: dict[str, str] = {}
-        for chunk in chunks(ids):
-            query = sa.select(ed.c.external_id, ed.c.content_hash).where(
+        return self._by_external_id(ed.c.content_hash, provider, entity_type, ids)
+
+    def _by_external_id(
+        self, column: sa.Column[Any], provider: str, entity_type: str, ids: Sequence[str]
+    ) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        for chunk in chunks(list(ids)):
+            query = sa.select(ed.c.external_id, column).where(
                 ed.c.provider == provider,
                 ed.c.entity_type == entity_type,
                 ed.c.external_id.in_(chunk),
             )
-            stored.update(self._conn.execute(query).all())
-        return stored
+            found.update(self._conn.execute(query).all())
+        return found
 
     def _write(self, values: list[dict[str, Any]]) -> Iterator[tuple[str, bool | None]]:
         """Upsert; yield (external_id, inserted?) for each row really written.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import fields
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -14,29 +14,25 @@ from collection_pipeline.domain import (
     MatchOutcome,
     MatchStatus,
     OutcomeCounts,
-    PendingLookup,
-    TrackToMatch,
+    PendingTrack,
 )
-from collection_pipeline.storage.catalog import CatalogRepository
 from collection_pipeline.storage.hashing import rows_hash
-from collection_pipeline.storage.raw import RawRecordIn, RawRecordRepository
-from collection_pipeline.storage.schema import external_data, spotify_track_matches, tracks
+from collection_pipeline.storage.schema import spotify_track_matches, tracks
 from collection_pipeline.storage.sql import chunks, in_window, last_wins, upsert, window_sample
 
 m = spotify_track_matches
-PROVIDER = "spotify"
-ENTITY_TYPE = "track"
 
 
 class SpotifyRepository:
-    """All SQL on Spotify data. Works inside the caller's transaction."""
+    """All SQL on the Spotify outcomes. Works inside the caller's transaction.
 
-    def __init__(
-        self, conn: sa.Connection, raw: RawRecordRepository, catalog: CatalogRepository
-    ) -> None:
+    The raw Spotify JSON is `external_data`'s, so `RawRecordRepository` stores it and finds its
+    ids, and credited names are the catalogue's: the service composes them (no repository
+    holds another).
+    """
+
+    def __init__(self, conn: sa.Connection) -> None:
         self._conn = conn
-        self._raw = raw
-        self._catalog = catalog
 
     @staticmethod
     def _pending(cutoff: datetime) -> sa.ColumnElement[bool]:
@@ -57,16 +53,17 @@ class SpotifyRepository:
     def _tracks_with_outcomes() -> sa.FromClause:
         return tracks.outerjoin(m, m.c.track_id == tracks.c.id)
 
-    def pending_lookups(
+    def pending_tracks(
         self,
         window: DateWindow,
         not_found_ttl: timedelta,
         now: datetime,
         after_isrc: str | None,
         limit: int,
-    ) -> list[PendingLookup]:
-        """The next `limit` distinct pending ISRCs after `after_isrc`, each with every pending
-        track of the window that carries it, so the caller sends one request per ISRC."""
+    ) -> list[PendingTrack]:
+        """Every pending track of the window carrying one of the next `limit` distinct pending
+        ISRCs after `after_isrc`, by ISRC then track id, so the caller sends one request per
+        ISRC."""
         pending = [in_window(tracks.c.publish_date, window), self._pending(now - not_found_ttl)]
         if after_isrc is not None:
             pending.append(tracks.c.isrc > after_isrc)
@@ -87,12 +84,7 @@ class SpotifyRepository:
             .where(*pending, tracks.c.isrc.in_(isrcs))
             .order_by(tracks.c.isrc, tracks.c.id)
         )
-        rows = list(self._conn.execute(track_query))
-        names = self._catalog.artist_names([track_id for track_id, _, _ in rows])
-        grouped: dict[str, list[TrackToMatch]] = {isrc: [] for isrc in isrcs}
-        for track_id, isrc, name in rows:
-            grouped[isrc].append(TrackToMatch(track_id, isrc, name, names.get(track_id, ())))
-        return [PendingLookup(isrc, tuple(found)) for isrc, found in grouped.items()]
+        return [PendingTrack(*row) for row in self._conn.execute(track_query)]
 
     def pending_count(self, window: DateWindow, not_found_ttl: timedelta, now: datetime) -> int:
         query = (
@@ -102,30 +94,23 @@ class SpotifyRepository:
         )
         return self._conn.execute(query).scalar_one()
 
-    def save_spotify_tracks(
-        self, items: Sequence[dict[str, Any]], run_id: str, *, now: datetime
+    def save_outcomes(
+        self,
+        outcomes: Sequence[MatchOutcome],
+        run_id: str,
+        *,
+        spotify_record_ids: Mapping[str, int],
     ) -> None:
-        """Raw Spotify track JSON, once per Spotify id (rewritten only when it changed).
-
-        Stored as already processed: nothing normalizes them, and this keeps them out of the
-        processing queue's partial index. `now` stamps them (the search's instant).
-        """
-        records = [RawRecordIn(str(item["id"]), item, None) for item in items]
-        self._raw.upsert_records(PROVIDER, ENTITY_TYPE, records, run_id, now=now, processed=True)
-
-    def save_outcomes(self, outcomes: Sequence[MatchOutcome], run_id: str) -> None:
         """Upsert one outcome per track (last wins in the batch); attempts count every save.
 
         The searched ISRC is recorded with the outcome so a later ISRC change re-queues the
-        track; a `found` outcome links the stored Spotify JSON when there is one.
+        track; a `found` outcome links its stored Spotify JSON when `spotify_record_ids` (raw
+        record id by Spotify id, `RawRecordRepository.record_ids`) holds it.
         """
         rows, _ = last_wins(outcomes, key=lambda outcome: outcome.track_id)
         if not rows:
             return
         isrcs = self._track_isrcs([outcome.track_id for outcome in rows])
-        records = self._spotify_record_ids(
-            sorted({o.spotify_track_id for o in rows if o.spotify_track_id})
-        )
         values = [
             {
                 "track_id": outcome.track_id,
@@ -138,7 +123,7 @@ class SpotifyRepository:
                 "attempts": 1,
                 "error_reason": outcome.error,
                 "searched_at": outcome.searched_at,
-                "spotify_record_id": records.get(outcome.spotify_track_id or ""),
+                "spotify_record_id": spotify_record_ids.get(outcome.spotify_track_id or ""),
                 "run_id": run_id,
             }
             for outcome in rows
@@ -165,18 +150,6 @@ class SpotifyRepository:
         missing = [track_id for track_id in track_ids if not found.get(track_id)]
         if missing:
             raise ValueError(f"outcomes for unknown tracks or tracks without ISRC: {missing[:10]}")
-        return found
-
-    def _spotify_record_ids(self, spotify_ids: list[str]) -> dict[str, int]:
-        ed = external_data
-        found: dict[str, int] = {}
-        for chunk in chunks(spotify_ids):
-            query = sa.select(ed.c.external_id, ed.c.id).where(
-                ed.c.provider == PROVIDER,
-                ed.c.entity_type == ENTITY_TYPE,
-                ed.c.external_id.in_(chunk),
-            )
-            found.update(self._conn.execute(query).all())
         return found
 
     def outcome_counts(

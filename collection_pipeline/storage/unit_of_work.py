@@ -74,7 +74,7 @@ class UnitOfWork:
         self._conn = conn
         self.raw = RawRecordRepository(conn)
         self.catalog = CatalogRepository(conn)
-        self.spotify = SpotifyRepository(conn, self.raw, self.catalog)
+        self.spotify = SpotifyRepository(conn)
         self.pacer_rates = PacerRateRepository(conn)
         return self
 
