@@ -355,13 +355,16 @@ def hot_calls(db: Database, rows: int) -> list[tuple[str, Callable[[Any], Any]]]
         ("raw.state_counts", lambda u: u.raw.state_counts("beatport", "track", week)),
         ("raw.quarantine_reasons", lambda u: u.raw.quarantine_reasons("beatport", "track", week)),
         ("raw.count_in_window", lambda u: u.raw.count_in_window("beatport", "track", week)),
+        (
+            "raw.rejected_isrcs_by_day",
+            lambda u: u.raw.rejected_isrcs_by_day("beatport", "track", week),
+        ),
         ("raw.fingerprint", lambda u: u.raw.fingerprint("beatport", "track", week)),
         (
             "catalog.save_tracks",
             lambda u: u.catalog.save_tracks(_normalized(u, rows), "bench", now=_now()),
         ),
         ("catalog.track_count", lambda u: u.catalog.track_count(week)),
-        ("catalog.invalid_isrc_count", lambda u: u.catalog.invalid_isrc_count(week)),
         ("catalog.sample_tracks", lambda u: u.catalog.sample_tracks(week, 5)),
         ("catalog.fingerprint", lambda u: u.catalog.fingerprint(week)),
         ("spotify.pending_tracks", lambda u: u.spotify.pending_tracks(week, ttl, now, None, 500)),

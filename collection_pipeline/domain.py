@@ -96,6 +96,9 @@ class NormalizedTrack:
     sub_genre: NamedEntity | None
     release: Release | None
     credits: tuple[ArtistCredit, ...]
+    isrc_rejected: bool = False
+    """Beatport sent an ISRC that normalization rejected, so `isrc` is None: not a column of
+    the track but a finding its raw record keeps, for the `isrc_validity` check to count."""
 
 
 # ---------------------------------------------------------------- Spotify outcomes

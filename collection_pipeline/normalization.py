@@ -3,7 +3,8 @@
 Validation is strict on purpose: a record that cannot be trusted is quarantined with a stable
 reason code rather than half-written, so one bad record never fails a batch and never
 silently corrupts the catalogue. Only the ISRC is lenient: an invalid one becomes NULL,
-because the rest of the track is still worth keeping.
+because the rest of the track is still worth keeping, and the track says so
+(`isrc_rejected`): this module is the one place that decides what a valid ISRC is.
 
 Two kinds of mess are not malformed: an optional field that is `""` or blank is absent
 (Beatport sends "" and null alike), and U+0000 inside a string is dropped (it is never part
@@ -95,11 +96,12 @@ def normalize_beatport_track(payload: object) -> NormalizedTrack:
     isrc_value = record.get("isrc")
     if isrc_value is not None and not isinstance(isrc_value, str):
         raise MalformedRecord("wrong_type:isrc", f"expected string, got {_type_name(isrc_value)}")
+    isrc = normalize_isrc(isrc_value)
     return NormalizedTrack(
         beatport_id=_required_id(record, "id", "id"),
         name=_required_text(record, "name", "name"),
         mix_name=_optional_text(record, "mix_name", "mix_name"),
-        isrc=normalize_isrc(isrc_value),
+        isrc=isrc,
         bpm=_optional_int(record, "bpm", "bpm", minimum=1, maximum=MAX_BPM),
         key_name=_key_name(record),
         camelot=_camelot(record),
@@ -111,6 +113,7 @@ def normalize_beatport_track(payload: object) -> NormalizedTrack:
         sub_genre=_optional_entity(record, "sub_genre"),
         release=_release(_required_mapping(record, "release", "release")),
         credits=_credits(record),
+        isrc_rejected=isrc is None and _present(record, "isrc") is not None,
     )
 
 

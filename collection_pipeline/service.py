@@ -249,7 +249,8 @@ class CollectionService:
         self, uow: UnitOfWork, batch: _NormalizedBatch, now: datetime
     ) -> Mapping[str, int]:
         """Write one normalized batch and mark its records, all stamped `now` (one reading of
-        the service's clock per batch); the entity counts written."""
+        the service's clock per batch), each with normalization's ISRC finding (for the
+        `isrc_validity` check); the entity counts written."""
         written: Mapping[str, int] = {}
         if batch.good:
             written = uow.catalog.save_tracks(batch.good, self._run_id, now=now)
@@ -258,6 +259,7 @@ class CollectionService:
                 self._run_id,
                 now=now,
                 content_hashes=batch.content_hashes,
+                isrc_rejected=[raw_id for raw_id, track in batch.good if track.isrc_rejected],
             )
         if batch.quarantined:
             uow.raw.mark_quarantined(

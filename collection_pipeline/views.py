@@ -56,8 +56,10 @@ def track_counts(uow: UnitOfWork, window: DateWindow) -> dict[date, int]:
 
 
 def invalid_isrcs(uow: UnitOfWork, window: DateWindow) -> dict[date, int]:
-    """Tracks per day whose raw ISRC was malformed (and stored as NULL)."""
-    return _every_day(window, uow.catalog.invalid_isrc_counts_by_day(window), int)
+    """Tracks per day whose raw ISRC normalization rejected (stored as NULL): the finding
+    processing recorded on each raw record. A track Beatport sent without one is not counted."""
+    found = uow.raw.rejected_isrcs_by_day(PROVIDER_BEATPORT, ENTITY_TRACK, window)
+    return _every_day(window, found, int)
 
 
 def outcomes(
@@ -131,7 +133,7 @@ def window_report(
         raw=uow.raw.state_counts(PROVIDER_BEATPORT, ENTITY_TRACK, window),
         outcomes=uow.spotify.outcome_counts(window, not_found_ttl, now),
         tracks=uow.catalog.track_count(window),
-        invalid_isrcs=uow.catalog.invalid_isrc_count(window),
+        invalid_isrcs=sum(invalid_isrcs(uow, window).values()),
         quarantine_reasons=uow.raw.quarantine_reasons(PROVIDER_BEATPORT, ENTITY_TRACK, window),
     )
 

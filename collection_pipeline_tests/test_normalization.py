@@ -144,12 +144,23 @@ def test_normalize_isrc(raw: object, expected: str | None) -> None:
 
 def test_invalid_isrc_becomes_null_without_quarantine(track: dict[str, Any]) -> None:
     track["isrc"] = "NOT-AN-ISRC"
-    assert normalize_beatport_track(track).isrc is None
+    normalized = normalize_beatport_track(track)
+    assert (normalized.isrc, normalized.isrc_rejected) == (None, True)
+
+
+@pytest.mark.parametrize("absent", [None, "", "  ", "\x00"])
+def test_an_isrc_never_sent_is_not_rejected(track: dict[str, Any], absent: str | None) -> None:
+    track["isrc"] = absent
+    normalized = normalize_beatport_track(track)
+    assert (normalized.isrc, normalized.isrc_rejected) == (None, False)
+    del track["isrc"]
+    assert normalize_beatport_track(track).isrc_rejected is False
 
 
 def test_hyphenated_isrc_is_normalized_in_the_track(track: dict[str, Any]) -> None:
     track["isrc"] = "cn-z85-23-02143"
-    assert normalize_beatport_track(track).isrc == "CNZ852302143"
+    normalized = normalize_beatport_track(track)
+    assert (normalized.isrc, normalized.isrc_rejected) == ("CNZ852302143", False)
 
 
 def _without(key: str):

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import dagster as dg
 import pytest
 import sqlalchemy as sa
 
+from collection_pipeline import views
+from collection_pipeline.defs import checks
 from collection_pipeline.domain import DateWindow
 from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import Database, RawRecordIn
@@ -182,3 +185,50 @@ def test_namesakes_stay_separate_artists(db: Database) -> None:
 def test_invalid_batch_size_is_refused(db: Database) -> None:
     with pytest.raises(ValueError, match="batch_size"):
         service(db).process_unprocessed_beatport_tracks(MARCH, batch_size=0)
+
+
+def test_processing_records_the_isrc_finding_the_check_counts(db: Database) -> None:
+    """A track Beatport sent without an ISRC (missing, null or blank) is fine: its day passes
+    `isrc_validity`. An ISRC normalization rejected is recorded on the raw record and its day
+    warns; a re-collected change clears the finding until the record is processed again."""
+    day_without, day_rejected = date(2024, 3, 1), date(2024, 3, 2)
+    sent_null, blank, missing = beatport_track(1), beatport_track(2, isrc="  "), beatport_track(3)
+    sent_null["isrc"] = None
+    del missing["isrc"]
+    on_day_two = [
+        beatport_track(4, "2024-03-02", isrc="GB-AYE-24-00004"),
+        beatport_track(5, "2024-03-02", isrc="NOT-AN-ISRC"),
+        beatport_track(6, "2024-03-02", isrc="NOT-AN-ISRC", bpm=-1),  # quarantined
+    ]
+    store_raw(db, sent_null, blank, missing, *on_day_two)
+
+    service(db).process_unprocessed_beatport_tracks(MARCH)
+
+    findings = rows(db, "SELECT external_id, isrc_rejected FROM external_data ORDER BY id")
+    assert [(e, None if f is None else bool(f)) for e, f in findings] == [
+        ("1", False),
+        ("2", False),
+        ("3", False),
+        ("4", False),
+        ("5", True),
+        ("6", None),
+    ]
+    window = DateWindow(day_without, day_rejected + timedelta(days=1))
+    days = db.unit_of_work(read_only=True).run(lambda uow: views.processed_days(uow, window))
+    assert (days[day_without].tracks, days[day_without].invalid_isrcs) == (3, 0)
+    passing = checks.isrc_validity(day_without, 3, days[day_without].invalid_isrcs)
+    assert (passing.passed, passing.description) == (True, None)
+    assert (days[day_rejected].tracks, days[day_rejected].invalid_isrcs) == (2, 1)
+    warning = checks.isrc_validity(
+        day_rejected, days[day_rejected].tracks, days[day_rejected].invalid_isrcs
+    )
+    assert (warning.passed, warning.severity) == (False, dg.AssetCheckSeverity.WARN)
+    assert warning.metadata["invalid_isrcs"].value == 1
+    assert window_report(db, window).invalid_isrcs == 1
+
+    store_raw(db, beatport_track(5, "2024-03-02", isrc="GBAYE2400005"))
+    assert db.unit_of_work(read_only=True).run(lambda uow: views.invalid_isrcs(uow, window)) == {
+        day_without: 0,
+        day_rejected: 0,
+    }
+    assert rows(db, "SELECT isrc_rejected FROM external_data WHERE external_id = '5'") == [(None,)]

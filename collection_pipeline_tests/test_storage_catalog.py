@@ -7,7 +7,7 @@ from datetime import date
 import sqlalchemy as sa
 
 from collection_pipeline.domain import DateWindow
-from collection_pipeline.storage import Database, RawRecordIn
+from collection_pipeline.storage import Database
 from collection_pipeline.testing.digest import database_digest
 from collection_pipeline_tests.support.catalog import (
     DAY,
@@ -162,30 +162,6 @@ def test_window_queries(database_url: str) -> None:
     with db.unit_of_work() as uow:
         assert uow.catalog.fingerprint(WINDOW) == before
         assert uow.catalog.fingerprint(DateWindow.single_day(date(2024, 3, 2))) != other_day
-    db.dispose()
-
-
-def test_invalid_isrc_count_counts_rejected_raw_isrcs(database_url: str) -> None:
-    db = new_database(database_url)
-    tracks = [
-        make_track(1, isrc=None),
-        make_track(2, isrc=None),
-        make_track(3, isrc="GBAAA2400001"),
-    ]
-    payloads = {1: {"isrc": "not-an-isrc"}, 2: {"isrc": None}, 3: {"isrc": "GB-AAA-24-00001"}}
-    with db.unit_of_work() as uow:
-        uow.raw.upsert_records(
-            "beatport",
-            "track",
-            [RawRecordIn(str(bp), payload, DAY) for bp, payload in payloads.items()],
-            "run-1",
-            now=NOW,
-        )
-        records = uow.raw.fetch_unprocessed("beatport", "track", WINDOW, 0, 10)
-        uow.catalog.save_tracks(
-            list(zip([r.id for r in records], tracks, strict=True)), "run-1", now=NOW
-        )
-        assert uow.catalog.invalid_isrc_count(WINDOW) == 1
     db.dispose()
 
 

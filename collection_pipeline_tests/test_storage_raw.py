@@ -186,3 +186,38 @@ def test_a_record_recollected_while_being_processed_stays_queued(database_url: s
         uow.commit()
     assert pending_ids(db) == []
     db.dispose()
+
+
+def test_the_isrc_finding_is_kept_per_processed_record_and_counted_by_day(
+    database_url: str,
+) -> None:
+    """Rejected when processing said so, not rejected for the rest of the processed batch, no
+    finding for quarantined or re-queued records; counted by publish day."""
+    db = new_database(database_url)
+    second_day = DAY + timedelta(days=1)
+    upsert(db, [record(1), record(2), record(3), record(4, day=second_day), record(5)])
+    ids = raw_ids(db)
+    with db.unit_of_work() as uow:
+        done = [ids[key] for key in ("1", "2", "4", "5")]
+        rejected = [ids["2"], ids["4"], ids["5"]]
+        uow.raw.mark_processed(done, "run-1", now=NOW, isrc_rejected=rejected)
+        uow.raw.mark_quarantined({ids["3"]: "absurd_value:bpm"}, "run-1", now=NOW)
+        uow.commit()
+    upsert(db, [record(5, revision=1)])  # re-collected as something else: re-queued
+
+    findings = query(db, "SELECT external_id, isrc_rejected FROM external_data ORDER BY id")
+    assert [(key, None if found is None else bool(found)) for key, found in findings] == [
+        ("1", False),
+        ("2", True),
+        ("3", None),
+        ("4", True),
+        ("5", None),
+    ]
+    with db.unit_of_work() as uow:
+        two_days = DateWindow(DAY, second_day + timedelta(days=1))
+        assert uow.raw.rejected_isrcs_by_day("beatport", "track", two_days) == {
+            DAY: 1,
+            second_day: 1,
+        }
+        assert uow.raw.rejected_isrcs_by_day("spotify", "track", two_days) == {}
+    db.dispose()

@@ -3,9 +3,10 @@
 The partitioned checks are evaluated inside the step that materializes their asset (no step of
 their own, so a run pays for no extra process), once for each day the run covers: each
 evaluation names its partition, so the UI records Passed or Failed per day. Findings that are
-handled by design (quarantined records, Spotify errors awaiting the recheck sensor, a low match
-rate) are WARN; a day that cannot be trusted (incomplete crawl, stuck records, tracks left
-without a lookup) fails at ERROR, and the first two also stop that day going further.
+handled by design (quarantined records, ISRCs normalization rejected, Spotify errors awaiting the
+recheck sensor, a low match rate) are WARN; a day that cannot be trusted (incomplete crawl,
+stuck records, tracks left without a lookup) fails at ERROR, and the first two also stop that
+day going further.
 """
 
 from __future__ import annotations
@@ -48,8 +49,9 @@ ISRC_VALID = dg.AssetCheckSpec(
     "isrc_validity",
     asset=PROCESSED,
     partitions_def=daily_partitions,
-    description="Every ISRC Beatport sent for the day is valid or was dropped to NULL, never "
-    "stored malformed.",
+    description="No ISRC Beatport sent for the day was rejected by normalization. A rejected one "
+    "is stored as NULL and the rest of the track kept, so the track gets no Spotify lookup: a "
+    "warning with the count. Tracks Beatport sent without an ISRC pass.",
 )
 NO_PENDING = dg.AssetCheckSpec(
     "no_pending_lookups",
@@ -141,13 +143,22 @@ def not_stuck(day: date, state: RawStateCounts, reasons: dict[str, int]) -> dg.A
     return _graded(NOT_STUCK, day, stuck, quarantined, context, description)
 
 
-def isrc_validity(day: date, tracks: int, invalid: int) -> dg.AssetCheckEvaluation:
+def isrc_validity(day: date, tracks: int, rejected: int) -> dg.AssetCheckEvaluation:
+    """`rejected`: tracks whose ISRC normalization rejected (the finding processing recorded on
+    their raw records); a track sent without an ISRC is not one of them."""
+    description = None
+    if rejected:
+        description = (
+            f"{rejected} of {tracks} tracks came with an ISRC normalization rejected; stored "
+            "without one, they are not looked up on Spotify"
+        )
     return _evaluation(
         ISRC_VALID,
         day,
-        passed=invalid == 0,
-        severity=ERROR,
-        metadata={"tracks": tracks, "invalid_isrcs": invalid},
+        passed=rejected == 0,
+        severity=WARN,
+        metadata={"tracks": tracks, "invalid_isrcs": rejected},
+        description=description,
     )
 
 

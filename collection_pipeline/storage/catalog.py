@@ -13,7 +13,6 @@ from collection_pipeline.domain import DateWindow, NamedEntity, NormalizedTrack,
 from collection_pipeline.storage.hashing import rows_hash
 from collection_pipeline.storage.schema import (
     artists,
-    external_data,
     genres,
     labels,
     releases,
@@ -236,33 +235,11 @@ class CatalogRepository:
     def track_count(self, window: DateWindow) -> int:
         return sum(self.track_counts_by_day(window).values())
 
-    def invalid_isrc_count(self, window: DateWindow) -> int:
-        """Tracks whose raw record carried an ISRC that normalization rejected (stored NULL)."""
-        return sum(self.invalid_isrc_counts_by_day(window).values())
-
     def track_counts_by_day(self, window: DateWindow) -> dict[date, int]:
         """Tracks per publish day of the window (days without tracks are absent)."""
         query = (
             sa.select(tracks.c.publish_date, sa.func.count())
             .where(in_window(tracks.c.publish_date, window))
-            .group_by(tracks.c.publish_date)
-        )
-        return dict(self._conn.execute(query).all())
-
-    def invalid_isrc_counts_by_day(self, window: DateWindow) -> dict[date, int]:
-        """`invalid_isrc_count` per publish day of the window that has any."""
-        raw_isrc = external_data.c.payload["isrc"].as_string()
-        query = (
-            sa.select(tracks.c.publish_date, sa.func.count())
-            .select_from(
-                tracks.join(external_data, external_data.c.id == tracks.c.source_record_id)
-            )
-            .where(
-                in_window(tracks.c.publish_date, window),
-                tracks.c.isrc.is_(None),
-                raw_isrc.is_not(None),
-                sa.func.trim(raw_isrc) != "",
-            )
             .group_by(tracks.c.publish_date)
         )
         return dict(self._conn.execute(query).all())

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -77,7 +77,8 @@ class RawRecordRepository:
         UPDATE rewrites the whole JSONB tuple, so re-collecting a window would cost as much as
         collecting it and bloat the table, while nothing reads a "last seen" time.
         `last_seen_at` is therefore the last collection that wrote the record (new or changed).
-        A changed record is re-queued: `processed_at` and the error are cleared.
+        A changed record is re-queued: `processed_at`, the error and the ISRC finding are
+        cleared.
         `processed=True` stores records that need no processing step (Spotify tracks).
         `now` stamps the written rows: the caller's clock, so a service run stamps with the one
         clock it also judges TTLs by (and a test can fix it).
@@ -168,6 +169,7 @@ class RawRecordRepository:
                 "run_id": stmt.excluded.run_id,
                 "processed_at": stmt.excluded.processed_at,
                 "processing_error": sa.null(),  # a bound None would defeat insertmanyvalues
+                "isrc_rejected": sa.null(),
                 "processed_run_id": stmt.excluded.processed_run_id,
             },
             where=ed.c.content_hash != stmt.excluded.content_hash,
@@ -223,14 +225,17 @@ class RawRecordRepository:
         *,
         now: datetime,
         content_hashes: Mapping[int, str] | None = None,
+        isrc_rejected: Collection[int] = (),
     ) -> None:
-        """Take records out of the queue, stamping `processed_at` with the caller's `now`.
+        """Take records out of the queue, stamping `processed_at` with the caller's `now`, with
+        normalization's ISRC finding.
 
-        With `content_hashes` (the hashes the caller normalized), a record whose content was
-        re-collected as something else in the meantime stays queued, so the newer content is
-        processed too instead of being marked done unseen.
+        `isrc_rejected` are the records whose ISRC normalization rejected; the others are
+        recorded as not rejected. With `content_hashes` (the hashes the caller normalized), a
+        record whose content was re-collected as something else in the meantime stays queued,
+        so the newer content is processed too instead of being marked done unseen.
         """
-        self._finish(sorted(set(ids)), run_id, None, now, content_hashes)
+        self._finish(sorted(set(ids)), run_id, None, now, content_hashes, set(isrc_rejected))
 
     def mark_quarantined(
         self,
@@ -248,7 +253,7 @@ class RawRecordRepository:
         for record_id, reason in sorted(reasons.items()):
             by_reason[reason].append(record_id)
         for reason in sorted(by_reason):
-            self._finish(by_reason[reason], run_id, reason, now, content_hashes)
+            self._finish(by_reason[reason], run_id, reason, now, content_hashes, None)
 
     def _finish(
         self,
@@ -257,17 +262,28 @@ class RawRecordRepository:
         error: str | None,
         now: datetime,
         content_hashes: Mapping[int, str] | None,
+        isrc_rejected: set[int] | None,
     ) -> None:
+        """Mark records done; `isrc_rejected` None (quarantine) records no ISRC finding."""
         for chunk in chunks(ids):
             current = self._lock_in_upsert_order(chunk)
             if content_hashes is not None:
                 chunk = [i for i in chunk if current.get(i) == content_hashes.get(i)]
             if not chunk:
                 continue
+            finding: sa.ColumnElement[bool] | None = None
+            if isrc_rejected is not None:
+                rejected = [i for i in chunk if i in isrc_rejected]
+                finding = ed.c.id.in_(rejected) if rejected else sa.false()
             self._conn.execute(
                 sa.update(ed)
                 .where(ed.c.id.in_(chunk))
-                .values(processed_at=now, processing_error=error, processed_run_id=run_id)
+                .values(
+                    processed_at=now,
+                    processing_error=error,
+                    processed_run_id=run_id,
+                    isrc_rejected=finding,
+                )
             )
 
     def _lock_in_upsert_order(self, ids: Sequence[int]) -> dict[int, str]:
@@ -350,6 +366,18 @@ class RawRecordRepository:
             .group_by(ed.c.processing_error)
         )
         return dict(sorted(self._conn.execute(query)))
+
+    def rejected_isrcs_by_day(
+        self, provider: str, entity_type: str, window: DateWindow
+    ) -> dict[date, int]:
+        """Processed records whose ISRC normalization rejected, per day of the window that has
+        any: the finding `mark_processed` recorded, so no rule on ISRCs is re-derived here."""
+        query = (
+            sa.select(ed.c.partition_date, sa.func.count())
+            .where(*self._in(provider, entity_type, window), ed.c.isrc_rejected.is_(True))
+            .group_by(ed.c.partition_date)
+        )
+        return dict(self._conn.execute(query).all())
 
     def count_in_window(self, provider: str, entity_type: str, window: DateWindow) -> int:
         query = sa.select(sa.func.count()).where(*self._in(provider, entity_type, window))

@@ -43,6 +43,9 @@ external_data = sa.Table(
     sa.Column("processed_at", UTCDateTime, nullable=True),
     sa.Column("processing_error", sa.Text, nullable=True),
     sa.Column("processed_run_id", sa.String(64), nullable=True),
+    # Normalization's finding: the record's ISRC was rejected (true) or not (false); NULL
+    # while the record is unprocessed, quarantined or never normalized (Spotify JSON).
+    sa.Column("isrc_rejected", sa.Boolean, nullable=True),
     sa.UniqueConstraint("provider", "entity_type", "external_id"),
     sa.Index(
         "ix_external_data_unprocessed",

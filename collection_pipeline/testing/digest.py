@@ -1,8 +1,8 @@
 """A hash of the logical catalogue state, to compare a crashed-and-resumed run with a clean one.
 
-Covers every raw record (payload hash, partition, processing state and reason), every
-normalized row and link keyed by provider ids, and the Spotify outcomes (status, Spotify id,
-rule, score, candidate count). Leaves out what legitimately differs between equivalent runs:
+Covers every raw record (payload hash, partition, processing state and reason, ISRC finding),
+every normalized row and link keyed by provider ids, and the Spotify outcomes (status, Spotify
+id, rule, score, candidate count). Leaves out what legitimately differs between equivalent runs:
 surrogate ids, timestamps, run ids, attempts, and the lineage of shared entities (which of
 several records first wrote an artist depends on batch order).
 
@@ -59,6 +59,7 @@ def raw_state_rows(conn: sa.Connection) -> list[tuple[Any, ...]]:
         ed.c.partition_date,
         state,
         ed.c.processing_error,
+        ed.c.isrc_rejected,
     )
     return sorted((tuple(row) for row in conn.execute(query)), key=_sort_key)
 

@@ -11,7 +11,7 @@ fact a test can assert.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, TypeVar
@@ -37,6 +37,7 @@ class FakeRawRow:
     run_id: str
     processed_at: datetime | None = None
     processing_error: str | None = None
+    isrc_rejected: bool | None = None
 
 
 @dataclass
@@ -118,8 +119,9 @@ class FakeRawRecords:
         *,
         now: datetime,
         content_hashes: Mapping[int, str] | None = None,
+        isrc_rejected: Collection[int] = (),
     ) -> None:
-        self._finish(dict.fromkeys(ids), now, content_hashes)
+        self._finish(dict.fromkeys(ids), now, content_hashes, set(isrc_rejected))
 
     def mark_quarantined(
         self,
@@ -129,13 +131,14 @@ class FakeRawRecords:
         now: datetime,
         content_hashes: Mapping[int, str] | None = None,
     ) -> None:
-        self._finish(dict(reasons), now, content_hashes)
+        self._finish(dict(reasons), now, content_hashes, None)
 
     def _finish(
         self,
         errors: Mapping[int, str | None],
         now: datetime,
         content_hashes: Mapping[int, str] | None,
+        isrc_rejected: set[int] | None,
     ) -> None:
         for row in self._state.raw.values():
             if row.id not in errors:
@@ -143,6 +146,7 @@ class FakeRawRecords:
             if content_hashes is not None and content_hashes.get(row.id) != row.content_hash:
                 continue  # re-collected as something else meanwhile: stays queued
             row.processed_at, row.processing_error = now, errors[row.id]
+            row.isrc_rejected = None if isrc_rejected is None else row.id in isrc_rejected
 
     def rows(self, provider: str = "beatport") -> list[FakeRawRow]:
         """The stored rows of one provider, by id: what a test inspects."""
