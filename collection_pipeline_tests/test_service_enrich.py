@@ -6,7 +6,7 @@ an exact failure at an exact point use a scripted Spotify client in place of HTT
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -14,13 +14,9 @@ import pytest
 import sqlalchemy as sa
 
 from collection_pipeline.clients import (
-    AdaptivePacer,
     AuthenticationError,
     HttpPolicy,
-    LookupBatch,
     RateLimitedError,
-    RequestStats,
-    SpotifyCandidate,
     TransientError,
 )
 from collection_pipeline.domain import DateWindow, MatchStatus
@@ -37,6 +33,7 @@ from collection_pipeline.testing.harness import (
     run_pipeline,
     window_report,
 )
+from collection_pipeline_tests.support.fake_clients import ScriptedSpotify, spotify_item
 
 DAY = date(2024, 3, 1)
 WINDOW = DateWindow(DAY, DAY + timedelta(days=2))
@@ -64,54 +61,6 @@ def statuses(db: Database) -> dict[str, int]:
                 sa.text("SELECT status, COUNT(*) FROM spotify_track_matches GROUP BY status")
             ).all()
         )
-
-
-# ---------------------------------------------------------------- scripted Spotify client
-
-
-class ScriptedSpotify:
-    """Answers `search_many` from a script: candidates, an error, or a fatal stop."""
-
-    def __init__(
-        self,
-        answers: dict[str, list[SpotifyCandidate] | Exception],
-        *,
-        fatal_at: str | None = None,
-    ) -> None:
-        self.answers = answers
-        self.fatal_at = fatal_at
-        self.stats = RequestStats()
-        self.pacer = AdaptivePacer()
-        self.rate_key = "spotify:scripted"
-        self.searched: list[str] = []
-
-    def search_many(self, isrcs: Sequence[str]) -> LookupBatch:
-        batch = LookupBatch()
-        for isrc in isrcs:
-            self.stats.record_response(200)
-            self.searched.append(isrc)
-            if isrc == self.fatal_at:
-                batch.fatal = RateLimitedError("penalty of 3600 s", 3600, beyond_cap=True)
-                batch.errors[isrc] = batch.fatal
-                return batch
-            answer = self.answers.get(isrc, [])
-            if isinstance(answer, Exception):
-                batch.errors[isrc] = answer  # type: ignore[assignment]
-            else:
-                batch.results[isrc] = answer
-        return batch
-
-
-def spotify_item(track_id: str, isrc: str, artist: str, released: str = "2020") -> SpotifyCandidate:
-    return SpotifyCandidate.from_json(
-        {
-            "id": track_id,
-            "name": "Glue",
-            "external_ids": {"isrc": isrc},
-            "artists": [{"name": artist}],
-            "album": {"album_type": "album", "release_date": released},
-        }
-    )
 
 
 def seed_tracks(db: Database, *payloads: dict[str, Any]) -> None:

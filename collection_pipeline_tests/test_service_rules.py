@@ -9,12 +9,27 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from collection_pipeline.clients import AuthenticationError, BeatportQuery, QueryOutcome
+from collection_pipeline.clients import (
+    AuthenticationError,
+    BeatportQuery,
+    QueryOutcome,
+    TransientError,
+)
 from collection_pipeline.domain import DateWindow
-from collection_pipeline.service import CollectionAbortedError, CollectionService
+from collection_pipeline.service import (
+    CollectionAbortedError,
+    CollectionService,
+    EnrichmentAbortedError,
+)
 from collection_pipeline.testing.defaults import NOT_FOUND_TTL
 from collection_pipeline.testing.harness import beatport_track
-from collection_pipeline_tests.support.fake_clients import ScriptedBeatport, ScriptedCrawl, page
+from collection_pipeline_tests.support.fake_clients import (
+    ScriptedBeatport,
+    ScriptedCrawl,
+    ScriptedSpotify,
+    page,
+    spotify_item,
+)
 from collection_pipeline_tests.support.fake_uow import FakeDatabase
 
 NOW = datetime(2024, 6, 1, 12, tzinfo=UTC)
@@ -168,3 +183,104 @@ def test_a_batch_size_below_one_is_refused_before_any_work() -> None:
     with pytest.raises(ValueError, match="batch_size"):
         service(db).process_unprocessed_beatport_tracks(WINDOW, batch_size=0)
     assert db.transactions == 0
+
+
+# ---------------------------------------------------------------- enrich
+
+ISRC_A, ISRC_B, ISRC_C = "GBAYE2400001", "GBAYE2400002", "GBAYE2400003"
+
+
+def catalogued(db: FakeDatabase, *tracks: dict[str, object]) -> None:
+    """The tracks collected and processed into the fake catalogue."""
+    collected(db, *tracks)
+    service(db).process_unprocessed_beatport_tracks(WINDOW)
+    db.transactions = 0
+
+
+def enricher(db: FakeDatabase, spotify: ScriptedSpotify, at: datetime = NOW) -> CollectionService:
+    return CollectionService(
+        db.unit_of_work,
+        run_id="rules-enrich",
+        spotify=spotify,  # type: ignore[arg-type]
+        not_found_ttl=NOT_FOUND_TTL,
+        clock=lambda: at,
+    )
+
+
+def outcomes(db: FakeDatabase) -> dict[int, str]:
+    return {track_id: row.outcome.status for track_id, row in sorted(db.state.outcomes.items())}
+
+
+def test_a_failed_search_is_an_error_outcome_never_not_found_and_is_searched_again() -> None:
+    db = FakeDatabase()
+    catalogued(db, track(1, MONDAY, isrc=ISRC_A), track(2, MONDAY, isrc=ISRC_B))
+    failing = ScriptedSpotify(
+        {ISRC_A: TransientError("HTTP 500", 500), ISRC_B: [spotify_item("sp-b", ISRC_B, "Bicep")]}
+    )
+
+    first = enricher(db, failing).enrich_tracks_with_spotify_data(WINDOW)
+
+    assert (first.found, first.not_found, first.errors) == (1, 0, 1)
+    assert outcomes(db) == {1: "error", 2: "found"}
+    healthy = ScriptedSpotify({ISRC_A: [spotify_item("sp-a", ISRC_A, "Bicep")]})
+    second = enricher(db, healthy).enrich_tracks_with_spotify_data(WINDOW)
+    assert healthy.searched == [ISRC_A], "only the failed search is sent again"
+    assert (second.total, second.found) == (1, 1)
+    assert outcomes(db) == {1: "found", 2: "found"}
+
+
+def test_tracks_sharing_an_isrc_are_searched_once_and_each_gets_its_outcome() -> None:
+    db = FakeDatabase()
+    catalogued(db, track(1, MONDAY, isrc=ISRC_A), track(2, TUESDAY, isrc=ISRC_A))
+    spotify = ScriptedSpotify({ISRC_A: [spotify_item("sp-a", ISRC_A, "Bicep")]})
+
+    result = enricher(db, spotify).enrich_tracks_with_spotify_data(WINDOW)
+
+    assert spotify.searched == [ISRC_A]
+    assert (result.total, result.found, result.isrcs_searched) == (2, 2, 1)
+    assert outcomes(db) == {1: "found", 2: "found"}
+
+
+def test_a_match_links_its_spotify_json_stored_once_as_already_processed() -> None:
+    db = FakeDatabase()
+    catalogued(db, track(1, MONDAY, isrc=ISRC_A), track(2, TUESDAY, isrc=ISRC_A))
+    spotify = ScriptedSpotify({ISRC_A: [spotify_item("sp-a", ISRC_A, "Bicep")]})
+
+    enricher(db, spotify).enrich_tracks_with_spotify_data(WINDOW)
+
+    [stored] = db.read(lambda u: u.raw.rows("spotify"))
+    assert (stored.external_id, stored.processed_at) == ("sp-a", NOW)
+    linked = {row.spotify_record_id for row in db.state.outcomes.values()}
+    assert linked == {stored.id}
+
+
+def test_a_fatal_stop_saves_the_decided_outcomes_then_raises_a_retryable_abort() -> None:
+    db = FakeDatabase()
+    catalogued(
+        db,
+        track(1, MONDAY, isrc=ISRC_A),
+        track(2, MONDAY, isrc=ISRC_B),
+        track(3, MONDAY, isrc=ISRC_C),
+    )
+    spotify = ScriptedSpotify({ISRC_A: [spotify_item("sp-a", ISRC_A, "Bicep")]}, fatal_at=ISRC_B)
+
+    with pytest.raises(EnrichmentAbortedError, match="penalty") as caught:
+        enricher(db, spotify).enrich_tracks_with_spotify_data(WINDOW, batch_size=10)
+
+    assert caught.value.retryable, "a penalty passes with time: the step may retry"
+    assert outcomes(db) == {1: "found", 2: "error"}, "track 3 was never sent: no outcome"
+    assert db.transactions == 1, "the decided outcomes were committed before the raise"
+
+
+def test_a_not_found_is_searched_again_only_once_its_ttl_has_passed() -> None:
+    db = FakeDatabase()
+    catalogued(db, track(1, MONDAY, isrc=ISRC_A))
+    spotify = ScriptedSpotify({})
+    enricher(db, spotify).enrich_tracks_with_spotify_data(WINDOW)
+    assert outcomes(db) == {1: "not_found"}
+
+    within = NOW + NOT_FOUND_TTL - timedelta(hours=1)
+    assert enricher(db, spotify, within).enrich_tracks_with_spotify_data(WINDOW).total == 0
+    past = NOW + NOT_FOUND_TTL + timedelta(hours=1)
+    assert enricher(db, spotify, past).enrich_tracks_with_spotify_data(WINDOW).total == 1
+    assert spotify.searched == [ISRC_A, ISRC_A]

@@ -13,10 +13,17 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from collection_pipeline.domain import DateWindow, LearnedRate, NormalizedTrack
+from collection_pipeline.domain import (
+    DateWindow,
+    LearnedRate,
+    MatchOutcome,
+    MatchStatus,
+    NormalizedTrack,
+    PendingTrack,
+)
 from collection_pipeline.storage import RawRecordIn, UpsertCounts
 from collection_pipeline.storage.hashing import canonical_json, content_hash
 from collection_pipeline.storage.raw import RawRecord
@@ -48,7 +55,18 @@ class FakeState:
     tracks: dict[int, NormalizedTrack] = field(default_factory=dict)
     """Catalogue tracks by Beatport id."""
     pacer_rates: dict[str, LearnedRate] = field(default_factory=dict)
+    outcomes: dict[int, FakeOutcomeRow] = field(default_factory=dict)
+    """Spotify outcomes by track id (a catalogue track's id here is its Beatport id)."""
     next_id: int = 1
+
+
+@dataclass
+class FakeOutcomeRow:
+    outcome: MatchOutcome
+    isrc: str
+    """The ISRC searched: a later change of the track's ISRC re-queues it."""
+    spotify_record_id: int | None
+    attempts: int
 
 
 class FakeRawRecords:
@@ -148,6 +166,15 @@ class FakeRawRecords:
             row.processed_at, row.processing_error = now, errors[row.id]
             row.isrc_rejected = None if isrc_rejected is None else row.id in isrc_rejected
 
+    def record_ids(
+        self, provider: str, entity_type: str, external_ids: Sequence[str]
+    ) -> dict[str, int]:
+        return {
+            external_id: row.id
+            for external_id in external_ids
+            if (row := self._state.raw.get((provider, entity_type, external_id))) is not None
+        }
+
     def rows(self, provider: str = "beatport") -> list[FakeRawRow]:
         """The stored rows of one provider, by id: what a test inspects."""
         found = [row for row in self._state.raw.values() if row.provider == provider]
@@ -174,6 +201,78 @@ class FakeCatalog:
             self._state.tracks[track.beatport_id] = track
         return {"tracks": len(changed)} if changed else {}
 
+    def artist_names(self, track_ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
+        return {
+            track_id: tuple(credit.artist.name for credit in track.credits)
+            for track_id in track_ids
+            if (track := self._state.tracks.get(track_id)) is not None
+        }
+
+
+class FakeOutcomes:
+    """`SpotifyRepository` over `FakeState.outcomes`, with the same pending rule: an ISRC never
+    searched, a failed search, a not-found past its TTL, or an ISRC changed since its search."""
+
+    def __init__(self, state: FakeState) -> None:
+        self._state = state
+
+    def pending_count(self, window: DateWindow, not_found_ttl: timedelta, now: datetime) -> int:
+        return len(self._pending(window, now - not_found_ttl))
+
+    def pending_tracks(
+        self,
+        window: DateWindow,
+        not_found_ttl: timedelta,
+        now: datetime,
+        after_isrc: str | None,
+        limit: int,
+    ) -> list[PendingTrack]:
+        pending = [
+            track
+            for track in self._pending(window, now - not_found_ttl)
+            if after_isrc is None or track.isrc > after_isrc
+        ]
+        isrcs = sorted({track.isrc for track in pending})[:limit]
+        return sorted(
+            (track for track in pending if track.isrc in isrcs),
+            key=lambda track: (track.isrc, track.track_id),
+        )
+
+    def save_outcomes(
+        self,
+        outcomes: Sequence[MatchOutcome],
+        run_id: str,
+        *,
+        spotify_record_ids: Mapping[str, int],
+    ) -> None:
+        rows, _ = last_wins(outcomes, key=lambda outcome: outcome.track_id)
+        for outcome in rows:
+            isrc = self._state.tracks[outcome.track_id].isrc
+            if isrc is None:
+                raise ValueError(f"an outcome for track {outcome.track_id} without ISRC")
+            earlier = self._state.outcomes.get(outcome.track_id)
+            record = spotify_record_ids.get(outcome.spotify_track_id or "")
+            attempts = earlier.attempts + 1 if earlier else 1
+            self._state.outcomes[outcome.track_id] = FakeOutcomeRow(outcome, isrc, record, attempts)
+
+    def _pending(self, window: DateWindow, cutoff: datetime) -> list[PendingTrack]:
+        found = []
+        for track_id, track in sorted(self._state.tracks.items()):
+            day = track.publish_date
+            if track.isrc is None or day is None or not window.start <= day < window.end:
+                continue
+            row = self._state.outcomes.get(track_id)
+            if (
+                row is None
+                or row.outcome.status == MatchStatus.ERROR
+                or (
+                    row.outcome.status == MatchStatus.NOT_FOUND and row.outcome.searched_at < cutoff
+                )
+                or row.isrc != track.isrc
+            ):
+                found.append(PendingTrack(track_id, track.isrc, track.name))
+        return found
+
 
 class FakePacerRates:
     def __init__(self, state: FakeState) -> None:
@@ -197,6 +296,7 @@ class FakeUnitOfWork:
         state = copy.deepcopy(self._database.state)
         self.raw = FakeRawRecords(state)
         self.catalog = FakeCatalog(state)
+        self.spotify = FakeOutcomes(state)
         self.pacer_rates = FakePacerRates(state)
         value = work(self)
         if not self.read_only:
