@@ -45,6 +45,22 @@ class DateWindow:
         return f"{self.start.isoformat()}..{self.last_day.isoformat()}"
 
 
+# ---------------------------------------------------------------- errors every layer may see
+
+
+class DatabaseUnavailableError(RuntimeError):
+    """The catalogue database stayed unreachable past the outage deadline.
+
+    Raised by storage, passed through the service and the reads untouched (no step can do
+    better than to fail on it), so it lives here, where the Dagster layer may catch it.
+
+    The message is one line: which database (password redacted), for how long, and the last
+    error. Committed batches are durable; the step can be re-run once the database is back.
+    """
+
+    retryable = True
+
+
 # ---------------------------------------------------------------- normalized catalogue
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from collection_pipeline.clients import ApiError
 from collection_pipeline.domain import (
     CollectResult,
+    DatabaseUnavailableError,
     DateWindow,
     DayCollect,
     EnrichResult,
@@ -42,7 +43,6 @@ from collection_pipeline.normalization import (
     parse_iso_date,
 )
 from collection_pipeline.storage import (
-    DatabaseUnavailableError,
     RawRecordIn,
     UnitOfWork,
     UnitOfWorkFactory,

@@ -86,6 +86,20 @@ def test_the_pipeline_never_imports_the_test_harnesses():
     assert not offenders
 
 
+def test_client_errors_stay_below_the_service():
+    """Assets, checks and the per-day step catch the service's and the domain's errors; only
+    the resources, which build the clients, may import `clients` (the service wraps the rest)."""
+    defs = ROOT / "collection_pipeline" / "defs"
+    offenders = {
+        f"{path.name}: {module}"
+        for path in defs.glob("*.py")
+        if path.name != "resources.py"
+        for module in _imported_modules(path)
+        if module.startswith("collection_pipeline.clients")
+    }
+    assert not offenders
+
+
 def _cited_documents(source: str) -> set[str]:
     """The `*.md` files a module's comments and docstrings cite; an upper-case document name
     followed by the word "section" cites that name's `.md` file."""

@@ -31,8 +31,9 @@ from collection_pipeline.defs.resources import (
     configuration_error,
     resources_from_env,
 )
+from collection_pipeline.domain import DatabaseUnavailableError
 from collection_pipeline.service import ServiceError
-from collection_pipeline.storage import Database, DatabaseUnavailableError
+from collection_pipeline.storage import Database
 from collection_pipeline.testing.outage import Outage, WallClockOutage
 from collection_pipeline_tests.support.dagster_runs import (
     EMULATOR_SOURCE,
@@ -106,6 +107,18 @@ def test_missing_variables_are_limited_to_the_apis_a_run_calls():
     assert error.missing == ["SPOTIFY_CLIENT_ID", "SPOTIFY_CLIENT_SECRET"]
     with pytest.raises(LiveConfigurationError, match="SPOTIFY_CLIENT_ID, SPOTIFY_CLIENT_SECRET"):
         spotify.endpoint(None)
+
+
+def test_the_resources_require_what_the_cli_preflight_requires():
+    """The CLI checks `settings.LIVE_REQUIRED` before it starts a run, the resources check their
+    own fields when a step starts: with nothing set, both must name the same variables."""
+    empty = {
+        "beatport": BeatportResource(api_url=""),
+        "spotify": SpotifyResource(api_url="", token_url=""),
+    }
+    for api, resource in empty.items():
+        required = [variable.name for variable in settings.LIVE_REQUIRED[api]]
+        assert resource.missing_variables() == required, api
 
 
 def test_one_error_names_the_missing_variables_of_every_api_called():

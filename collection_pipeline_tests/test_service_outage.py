@@ -22,13 +22,10 @@ import pytest
 import sqlalchemy as sa
 
 from collection_pipeline.clients import BeatportAPIClient, HttpPolicy, SpotifyAPIClient
-from collection_pipeline.domain import DateWindow
+from collection_pipeline.domain import DatabaseUnavailableError, DateWindow
 from collection_pipeline.emulator import EmulatorConfig, serve_in_thread
 from collection_pipeline.service import CollectionService
-from collection_pipeline.storage import (
-    Database,
-    DatabaseUnavailableError,
-)
+from collection_pipeline.storage import Database
 from collection_pipeline.testing.defaults import (
     BEATPORT_CONCURRENCY,
     NOT_FOUND_TTL,

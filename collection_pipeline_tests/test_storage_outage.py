@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from collection_pipeline.storage import DatabaseUnavailableError, OutagePolicy
+from collection_pipeline.domain import DatabaseUnavailableError
+from collection_pipeline.storage import OutagePolicy
 
 URL = sa.make_url("postgresql+psycopg2://collector:s3cret@db.internal:5432/catalogue")
 

@@ -25,8 +25,8 @@ from collection_pipeline.defs.resources import (
     collection_service,
     configuration_error,
 )
+from collection_pipeline.domain import DatabaseUnavailableError
 from collection_pipeline.service import ServiceError
-from collection_pipeline.storage import DatabaseUnavailableError
 
 GROUP = "catalogue"
 OWNERS = ["team:catalogue"]

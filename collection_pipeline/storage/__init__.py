@@ -13,7 +13,7 @@ No other module of the pipeline writes SQL.
 
 from collection_pipeline.storage.catalog import CatalogRepository
 from collection_pipeline.storage.database import Database
-from collection_pipeline.storage.outage import DatabaseUnavailableError, OutagePolicy
+from collection_pipeline.storage.outage import OutagePolicy
 from collection_pipeline.storage.pacer_rates import PacerRateRepository
 from collection_pipeline.storage.pool_logging import quiet_interrupted_closes
 from collection_pipeline.storage.raw import (
@@ -28,7 +28,6 @@ from collection_pipeline.storage.unit_of_work import UnitOfWork, UnitOfWorkFacto
 __all__ = [
     "CatalogRepository",
     "Database",
-    "DatabaseUnavailableError",
     "OutagePolicy",
     "PacerRateRepository",
     "RawRecord",

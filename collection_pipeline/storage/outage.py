@@ -20,6 +20,7 @@ import sqlalchemy as sa
 import tenacity
 
 from collection_pipeline import settings
+from collection_pipeline.domain import DatabaseUnavailableError
 
 T = TypeVar("T")
 
@@ -45,16 +46,6 @@ UNREACHABLE_MESSAGES = (
 )
 """libpq/server messages of a connection that could not be made or was lost. Anything else
 (authentication, a missing database or role, SQL errors) is not an outage."""
-
-
-class DatabaseUnavailableError(RuntimeError):
-    """The catalogue database stayed unreachable past the outage deadline.
-
-    The message is one line: which database (password redacted), for how long, and the last
-    error. Committed batches are durable; the step can be re-run once the database is back.
-    """
-
-    retryable = True
 
 
 def is_unreachable(error: BaseException) -> bool:
