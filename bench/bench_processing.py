@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from bench.bench_storage import (
-    migrated_database,
+    emptied_database,
     pages,
     plain_insert_rate,
     raw_records,
@@ -88,7 +88,7 @@ def measure_throughput(url: str, records: int, repetitions: int) -> list[Figure]
 
     def one_round() -> float:
         plain.append(plain_insert_rate(url, tracks, PAGE_SIZE))
-        with migrated_database(url) as db:
+        with emptied_database(url) as db:
             load_raw(db, tracks)
             processed.append(processing_rate(db, tracks))
         return processed[-1]
@@ -112,7 +112,7 @@ def measure_throughput(url: str, records: int, repetitions: int) -> list[Figure]
 
 def peak_rss_of_processing(url: str, records: int) -> float:
     """Load `records` raw tracks, then process them in a fresh process; its peak RSS in MiB."""
-    with migrated_database(url) as db:
+    with emptied_database(url) as db:
         load_raw(db, list(catalogue_tracks(records)))
     child = subprocess.run(
         [sys.executable, "-m", "bench.bench_processing", "--process-only", url, str(records)],

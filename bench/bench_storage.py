@@ -12,7 +12,7 @@
    statement the repositories run for the service's hot paths is captured and EXPLAINed, and
    none may Seq Scan a big table.
 
-Helpers for the lead's normalize+write benchmark: `scratch_postgres()`, `migrated_database()`,
+Helpers for the lead's normalize+write benchmark: `scratch_postgres()`, `emptied_database()`,
 `synthetic_beatport_tracks()`, `plain_insert_rate()`.
 """
 
@@ -87,8 +87,10 @@ def scratch_postgres(admin_url: str = ADMIN_URL) -> Iterator[str]:
 
 
 @contextmanager
-def migrated_database(url: str) -> Iterator[Database]:
-    """The catalogue schema at head on an empty database (any previous content dropped)."""
+def emptied_database(url: str) -> Iterator[Database]:
+    """The catalogue schema at head on `url` emptied first (downgraded to base, so a reused
+    benchmark database starts without the previous run's rows); `testing.harness.migrated_database`
+    keeps what is there."""
     db = Database(url)
     db.downgrade("base")
     db.upgrade()
@@ -185,7 +187,7 @@ def measure_throughput(url: str, rows: int, page_size: int, repetitions: int) ->
     plain, fresh, again = [], [], []
 
     def one_round() -> float:
-        with migrated_database(url) as db:
+        with emptied_database(url) as db:
             plain.append(plain_insert_rate(url, tracks, page_size))
             fresh.append(upsert_rate(db, tracks, page_size, "bench-1"))
             again.append(upsert_rate(db, tracks, page_size, "bench-2"))
@@ -442,7 +444,7 @@ def _outcomes(uow: Any, window: DateWindow) -> list[MatchOutcome]:
 
 
 def measure_plans(url: str, rows: int) -> tuple[list[Figure], list[dict[str, Any]]]:
-    with migrated_database(url) as db:
+    with emptied_database(url) as db:
         seconds = generate_synthetic(db, rows)
         print(f"generated {rows} synthetic raw rows (+ catalogue) in {seconds:.0f} s", flush=True)
         recorder = PlanRecorder(db.engine)
