@@ -86,6 +86,39 @@ def test_the_pipeline_never_imports_the_test_harnesses():
     assert not offenders
 
 
+ENVIRONMENT = {"environ", "getenv", "putenv"}
+
+
+def _reads_the_environment(path: Path) -> bool:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if (
+            isinstance(node, ast.Attribute)
+            and node.attr in ENVIRONMENT
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "os"
+        ):
+            return True
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.module == "os"
+            and {alias.name for alias in node.names} & ENVIRONMENT
+        ):
+            return True
+    return False
+
+
+def test_settings_is_the_only_reader_of_the_environment():
+    """Resources, the CLI, storage and clients take values; `testing/` builds the environment
+    of the subprocesses it starts, which is not reading settings."""
+    package = ROOT / "collection_pipeline"
+    readers = {
+        str(path.relative_to(package))
+        for path in package.rglob("*.py")
+        if "testing" not in path.relative_to(package).parts and _reads_the_environment(path)
+    }
+    assert readers == {"settings.py"}
+
+
 def test_client_errors_stay_below_the_service():
     """Assets, checks and the per-day step catch the service's and the domain's errors; only
     the resources, which build the clients, may import `clients` (the service wraps the rest)."""
