@@ -126,6 +126,11 @@ class CollectionService:
         self._not_found_ttl = not_found_ttl
         self._clock = clock
 
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """The one time source of the service's writes, for readers that judge what it wrote."""
+        return self._clock
+
     # ------------------------------------------------------------ collect
 
     def collect_beatport_tracks_raw(

@@ -1,5 +1,5 @@
 """The enrichment step judges a day's outcomes (is a not-found past its TTL, so pending?) and the
-freshness check (which day is due?) at the clock it is given, not at a wall clock of its own:
+freshness check (which day is due?) at the service's clock, not at a wall clock of its own:
 fakes of the Dagster context, the service and the catalogue record what the step asks of them."""
 
 from __future__ import annotations
@@ -45,6 +45,7 @@ def test_outcomes_are_judged_at_the_injected_clock():
         ),
     )
     service = SimpleNamespace(
+        clock=lambda: FIXED,
         enrich_tracks_with_spotify_data=lambda window, progress: EnrichResult(),
     )
     window = DateWindow.single_day(date(2024, 1, 1))
@@ -61,7 +62,7 @@ def test_outcomes_are_judged_at_the_injected_clock():
         log=logging.getLogger(__name__),
         run=SimpleNamespace(run_id="run", tags={DAYS_TAG: str(window)}),
     )
-    step = DaysStep(context, service, database, window, clock=lambda: FIXED)  # type: ignore[arg-type]
+    step = DaysStep(context, service, database, window)  # type: ignore[arg-type]
 
     materialization, freshness = list(step.run(genre_ids=[]))
 

@@ -13,7 +13,7 @@ those partitions Failed.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from datetime import date, datetime
+from datetime import date
 from typing import Any, TypeVar
 
 import dagster as dg
@@ -27,7 +27,7 @@ from collection_pipeline.defs.checks import ENRICHMENT, PROCESSED, RAW
 from collection_pipeline.defs.partitions import DAYS_TAG, contiguous_windows, partition_key
 from collection_pipeline.defs.resources import DatabaseResource
 from collection_pipeline.domain import DateWindow, DayCollect
-from collection_pipeline.service import CollectionService, utc_now
+from collection_pipeline.service import CollectionService
 from collection_pipeline.storage import UnitOfWork
 
 Event = dg.AssetMaterialization | dg.AssetCheckEvaluation
@@ -50,12 +50,11 @@ class DaysStep:
         service: CollectionService,
         database: DatabaseResource,
         window: DateWindow,
-        clock: Callable[[], datetime] = utc_now,
     ) -> None:
         self._context = context
-        self._clock = clock
-        """The time outcomes are judged at (a not-found past its TTL is pending): the
-        service's own clock unless a caller injects one."""
+        self._clock = service.clock
+        """The service's clock, so outcomes are judged (is a not-found past its TTL?) at the
+        same time source the service stamps its writes with."""
         self._service = service
         self._database = database
         self._window = window
