@@ -67,7 +67,6 @@ class RunFacts:
     several assets is named by the asset it was working on."""
     checks_passed: int = 0
     checks_failed: list[str] = field(default_factory=list)
-    run_failure: str | None = None
     last_step: str | None = None
     last_phase: str | None = None
     """The asset whose work was reported last (one step may compute several)."""
@@ -138,8 +137,6 @@ class RunMonitor:
             line = self._current.get(entry.step_key)
             where = line.key if line is not None else entry.step_key
             self.facts.failures.append((where, root_cause(event.event_specific_data)))
-        elif kind == "RUN_FAILURE":
-            self.facts.run_failure = entry.user_message
         if kind == "STEP_START":
             self.facts.last_step = entry.step_key
             self._line_for(entry.step_key, entry.step_key, entry.timestamp)

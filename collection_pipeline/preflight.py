@@ -13,11 +13,6 @@ from pathlib import Path
 from collection_pipeline import settings
 
 
-def settings_problems() -> list[str]:
-    """Every variable whose value has the wrong type or is out of range."""
-    return [str(problem) for problem in settings.problems()]
-
-
 def dagster_home_problem(home: Path) -> str | None:
     """Why Dagster could not keep its run history in `home`, if it could not."""
     try:

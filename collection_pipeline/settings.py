@@ -515,28 +515,8 @@ def match_threshold() -> float:
     return MATCH_THRESHOLD.value()  # type: ignore[no-any-return]
 
 
-def beatport_concurrency() -> int:
-    return BEATPORT_CONCURRENCY.value()  # type: ignore[no-any-return]
-
-
-def spotify_concurrency() -> int:
-    return SPOTIFY_CONCURRENCY.value()  # type: ignore[no-any-return]
-
-
 def retry_after_cap_s() -> float:
     return RETRY_AFTER_CAP_S.value()  # type: ignore[no-any-return]
-
-
-def database_outage_deadline_s() -> float:
-    return DATABASE_OUTAGE_DEADLINE_S.value()  # type: ignore[no-any-return]
-
-
-def spotify_start_rate() -> float:
-    return SPOTIFY_START_RATE.value()  # type: ignore[no-any-return]
-
-
-def spotify_rate_horizon_hours() -> float:
-    return SPOTIFY_RATE_HORIZON_HOURS.value()  # type: ignore[no-any-return]
 
 
 def emulator_seed() -> int:

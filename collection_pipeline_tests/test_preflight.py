@@ -20,13 +20,6 @@ from dagster._core.instance.ref import InstanceRef
 from collection_pipeline import cli, settings
 
 README = Path(__file__).resolve().parent.parent / "README.md"
-LIVE_CREDENTIALS = (
-    "BEATPORT_ACCESS_TOKEN",
-    "BEATPORT_REFRESH_TOKEN",
-    "BEATPORT_CLIENT_ID",
-    "SPOTIFY_CLIENT_ID",
-    "SPOTIFY_CLIENT_SECRET",
-)
 
 
 def _section(name: str) -> str:

@@ -9,7 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from collection_pipeline.domain import DateWindow, NamedEntity, NormalizedTrack, Release
+from collection_pipeline.domain import DateWindow, NormalizedTrack
 from collection_pipeline.storage.hashing import rows_hash
 from collection_pipeline.storage.schema import (
     artists,
@@ -28,7 +28,6 @@ from collection_pipeline.storage.sql import (
     window_sample,
 )
 
-Entity = NamedEntity | Release
 Sourced = tuple[int, Any]
 """(raw record id, entity): every normalized row remembers the record it came from."""
 
