@@ -75,10 +75,12 @@ def _environment(home: Path, env: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+@contextmanager
 def _serving(
     home: Path, env: Mapping[str, str], command: list[str], log_name: str
-) -> AbstractContextManager[DagsterDev]:
-    """Start `command` (a UI server, given its port) on `home` and wait until our UI answers."""
+) -> Iterator[DagsterDev]:
+    """Start `command` (a UI server, given its port) on `home` when the block is entered, wait
+    until our UI answers, and stop its process group when the block ends."""
     log_path = home / log_name
     full_env = _environment(home, env)
 
@@ -100,11 +102,7 @@ def _serving(
             raise
         return dev, process
 
-    return _stopping(*retry_if_port_taken(start))
-
-
-@contextmanager
-def _stopping(dev: DagsterDev, process: subprocess.Popen[bytes]) -> Iterator[DagsterDev]:
+    dev, process = retry_if_port_taken(start)
     try:
         yield dev
     finally:
