@@ -13,13 +13,11 @@ from datetime import UTC, date, datetime
 
 import sqlalchemy as sa
 
-from collection_pipeline.clients import AdaptivePacer, HttpPolicy, SpotifyAPIClient
+from collection_pipeline.clients import AdaptivePacer
 from collection_pipeline.domain import DateWindow
-from collection_pipeline.service import CollectionService
 from collection_pipeline.storage.schema import metadata
 from collection_pipeline.storage.types import UTCDateTime
-from collection_pipeline.testing.defaults import NOT_FOUND_TTL, SPOTIFY_CONCURRENCY
-from collection_pipeline.testing.harness import FAST_POLICY_ARGS, migrated_database, real_service
+from collection_pipeline.testing.harness import migrated_database, real_service
 
 WINDOW = DateWindow(date(2024, 3, 1), date(2024, 3, 2))
 GENRES = (5, 11)
@@ -50,26 +48,11 @@ def stamped_columns() -> list[sa.Column]:
 def test_every_stamp_of_a_run_is_the_services_clock(database_url: str, emulator_url) -> None:
     base_url = emulator_url()
     with migrated_database(database_url) as db:
-        with real_service(db, base_url, "collect", clock=lambda: FIXED) as service:
+        pacer = taught_pacer()
+        with real_service(db, base_url, clock=lambda: FIXED, spotify_pacer=pacer) as service:
             assert service.collect_beatport_tracks_raw(WINDOW, GENRES).records > 0
             assert service.process_unprocessed_beatport_tracks(WINDOW).processed > 0
-        with SpotifyAPIClient(
-            f"{base_url}/v1",
-            f"{base_url}/api/token",
-            "app",
-            "secret",
-            pacer=taught_pacer(),
-            policy=HttpPolicy(**FAST_POLICY_ARGS),
-            max_concurrency=SPOTIFY_CONCURRENCY,
-        ) as spotify:
-            enriched = CollectionService(
-                db.unit_of_work,
-                run_id="enrich",
-                spotify=spotify,
-                clock=lambda: FIXED,
-                not_found_ttl=NOT_FOUND_TTL,
-            ).enrich_tracks_with_spotify_data(WINDOW)
-        assert enriched.found > 0
+            assert service.enrich_tracks_with_spotify_data(WINDOW).found > 0
 
         stamps: dict[str, set[datetime]] = {}
         with db.engine.connect() as conn:

@@ -42,13 +42,21 @@ def track(track_id: int, day: date, **fields: object) -> dict[str, object]:
     return beatport_track(track_id, publish_date=day.isoformat(), **fields)  # type: ignore[arg-type]
 
 
-def service(db: FakeDatabase, beatport: ScriptedBeatport | None = None) -> CollectionService:
+def service(
+    db: FakeDatabase,
+    beatport: ScriptedBeatport | None = None,
+    *,
+    spotify: ScriptedSpotify | None = None,
+    at: datetime = NOW,
+) -> CollectionService:
+    """The service on the fake unit of work with scripted clients, its clock fixed at `at`."""
     return CollectionService(
         db.unit_of_work,
         run_id="rules",
         beatport=beatport,  # type: ignore[arg-type]
+        spotify=spotify,  # type: ignore[arg-type]
         not_found_ttl=NOT_FOUND_TTL,
-        clock=lambda: NOW,
+        clock=lambda: at,
     )
 
 
@@ -197,16 +205,6 @@ def catalogued(db: FakeDatabase, *tracks: dict[str, object]) -> None:
     db.transactions = 0
 
 
-def enricher(db: FakeDatabase, spotify: ScriptedSpotify, at: datetime = NOW) -> CollectionService:
-    return CollectionService(
-        db.unit_of_work,
-        run_id="rules-enrich",
-        spotify=spotify,  # type: ignore[arg-type]
-        not_found_ttl=NOT_FOUND_TTL,
-        clock=lambda: at,
-    )
-
-
 def outcomes(db: FakeDatabase) -> dict[int, str]:
     return {track_id: row.outcome.status for track_id, row in sorted(db.state.outcomes.items())}
 
@@ -218,12 +216,12 @@ def test_a_failed_search_is_an_error_outcome_never_not_found_and_is_searched_aga
         {ISRC_A: TransientError("HTTP 500", 500), ISRC_B: [spotify_item("sp-b", ISRC_B, "Bicep")]}
     )
 
-    first = enricher(db, failing).enrich_tracks_with_spotify_data(WINDOW)
+    first = service(db, spotify=failing).enrich_tracks_with_spotify_data(WINDOW)
 
     assert (first.found, first.not_found, first.errors) == (1, 0, 1)
     assert outcomes(db) == {1: "error", 2: "found"}
     healthy = ScriptedSpotify({ISRC_A: [spotify_item("sp-a", ISRC_A, "Bicep")]})
-    second = enricher(db, healthy).enrich_tracks_with_spotify_data(WINDOW)
+    second = service(db, spotify=healthy).enrich_tracks_with_spotify_data(WINDOW)
     assert healthy.searched == [ISRC_A], "only the failed search is sent again"
     assert (second.total, second.found) == (1, 1)
     assert outcomes(db) == {1: "found", 2: "found"}
@@ -234,7 +232,7 @@ def test_tracks_sharing_an_isrc_are_searched_once_and_each_gets_its_outcome() ->
     catalogued(db, track(1, MONDAY, isrc=ISRC_A), track(2, TUESDAY, isrc=ISRC_A))
     spotify = ScriptedSpotify({ISRC_A: [spotify_item("sp-a", ISRC_A, "Bicep")]})
 
-    result = enricher(db, spotify).enrich_tracks_with_spotify_data(WINDOW)
+    result = service(db, spotify=spotify).enrich_tracks_with_spotify_data(WINDOW)
 
     assert spotify.searched == [ISRC_A]
     assert (result.total, result.found, result.isrcs_searched) == (2, 2, 1)
@@ -246,7 +244,7 @@ def test_a_match_links_its_spotify_json_stored_once_as_already_processed() -> No
     catalogued(db, track(1, MONDAY, isrc=ISRC_A), track(2, TUESDAY, isrc=ISRC_A))
     spotify = ScriptedSpotify({ISRC_A: [spotify_item("sp-a", ISRC_A, "Bicep")]})
 
-    enricher(db, spotify).enrich_tracks_with_spotify_data(WINDOW)
+    service(db, spotify=spotify).enrich_tracks_with_spotify_data(WINDOW)
 
     [stored] = db.read(lambda u: u.raw.rows("spotify"))
     assert (stored.external_id, stored.processed_at) == ("sp-a", NOW)
@@ -265,7 +263,7 @@ def test_a_fatal_stop_saves_the_decided_outcomes_then_raises_a_retryable_abort()
     spotify = ScriptedSpotify({ISRC_A: [spotify_item("sp-a", ISRC_A, "Bicep")]}, fatal_at=ISRC_B)
 
     with pytest.raises(EnrichmentAbortedError, match="penalty") as caught:
-        enricher(db, spotify).enrich_tracks_with_spotify_data(WINDOW, batch_size=10)
+        service(db, spotify=spotify).enrich_tracks_with_spotify_data(WINDOW, batch_size=10)
 
     assert caught.value.retryable, "a penalty passes with time: the step may retry"
     assert outcomes(db) == {1: "found", 2: "error"}, "track 3 was never sent: no outcome"
@@ -276,11 +274,13 @@ def test_a_not_found_is_searched_again_only_once_its_ttl_has_passed() -> None:
     db = FakeDatabase()
     catalogued(db, track(1, MONDAY, isrc=ISRC_A))
     spotify = ScriptedSpotify({})
-    enricher(db, spotify).enrich_tracks_with_spotify_data(WINDOW)
+    service(db, spotify=spotify).enrich_tracks_with_spotify_data(WINDOW)
     assert outcomes(db) == {1: "not_found"}
 
     within = NOW + NOT_FOUND_TTL - timedelta(hours=1)
-    assert enricher(db, spotify, within).enrich_tracks_with_spotify_data(WINDOW).total == 0
+    assert (
+        service(db, spotify=spotify, at=within).enrich_tracks_with_spotify_data(WINDOW).total == 0
+    )
     past = NOW + NOT_FOUND_TTL + timedelta(hours=1)
-    assert enricher(db, spotify, past).enrich_tracks_with_spotify_data(WINDOW).total == 1
+    assert service(db, spotify=spotify, at=past).enrich_tracks_with_spotify_data(WINDOW).total == 1
     assert spotify.searched == [ISRC_A, ISRC_A]

@@ -14,7 +14,12 @@ from typing import Any, TypeVar
 import httpx
 
 from collection_pipeline import settings, views
-from collection_pipeline.clients import BeatportAPIClient, HttpPolicy, SpotifyAPIClient
+from collection_pipeline.clients import (
+    AdaptivePacer,
+    BeatportAPIClient,
+    HttpPolicy,
+    SpotifyAPIClient,
+)
 from collection_pipeline.domain import (
     CollectResult,
     DateWindow,
@@ -119,6 +124,7 @@ def real_service(
     run_id: str = RUN_ID,
     *,
     spotify_policy: HttpPolicy | None = None,
+    spotify_pacer: AdaptivePacer | None = None,
     clock: Callable[[], datetime] = utc_now,
     **beatport_scale: int,
 ) -> Iterator[CollectionService]:
@@ -145,6 +151,7 @@ def real_service(
             "emulator-id",
             "emulator-secret",
             policy=spotify_policy or policy,
+            pacer=spotify_pacer,
             max_concurrency=SPOTIFY_CONCURRENCY,
             credential_names=settings.CREDENTIAL_NAMES,
         ) as spotify,
